@@ -1,0 +1,30 @@
+"""Shared test set-up: offscreen Qt before any QApplication, and the evaluation data path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ANNOTATOR_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (evaluation only, never copied); skips the test when it is absent."""
+    if not (SHARED_DATA / "images").is_dir():
+        pytest.skip(f"evaluation data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep caches and settings of every test out of the user's home."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("ANNOTATOR_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("ANNOTATOR_CONFIG_DIR", str(base / "config"))
