@@ -71,11 +71,15 @@ class Prompt:
 
 @dataclass(frozen=True, eq=False)
 class Embedding:
-    """The heavy per-image result of `embed`; `data` is private to the backend that made it."""
+    """The heavy per-image result of `embed`.
+
+    `data` is private to the backend that made it, but always a dict of str -> numpy array, so
+    that the embedding cache can keep it in memory and write it to disk (np.savez) unchanged.
+    """
 
     model_id: str
     image_size: tuple[int, int]  # (H, W)
-    data: Any
+    data: dict[str, Any]
     nbytes: int = 0
 
 
