@@ -70,9 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     # `annotator PATH` (no subcommand) means the GUI.
     first = next((a for a in args_list if not a.startswith("-")), None)
-    if first is None or first not in known:
-        if not any(a in ("-h", "--help", "--version") for a in args_list):
-            args_list = ["gui", *args_list]
+    if (first is None or first not in known) and not any(a in ("-h", "--help", "--version") for a in args_list):
+        args_list = ["gui", *args_list]
     args = parser.parse_args(args_list)
     configure_logging(getattr(args, "verbose", False))
     if args.command in (None, "gui"):

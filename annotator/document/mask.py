@@ -108,10 +108,13 @@ class Mask:
         return out
 
     def to_rle(self) -> dict:
-        """COCO compressed RLE: {'size': [h, w], 'counts': ascii str}."""
-        full = np.asfortranarray(self.to_array().astype(np.uint8))
-        rle = cocomask.encode(full)
-        return {"size": [self.height, self.width], "counts": rle["counts"].decode("ascii")}
+        """COCO compressed RLE: {'size': [h, w], 'counts': ascii str} (computed once per mask)."""
+        counts = self.__dict__.get("_counts")
+        if counts is None:
+            full = np.asfortranarray(self.to_array().astype(np.uint8))
+            counts = cocomask.encode(full)["counts"].decode("ascii")
+            object.__setattr__(self, "_counts", counts)
+        return {"size": [self.height, self.width], "counts": counts}
 
     def equals(self, other: Mask | None) -> bool:
         """Pixel-wise equality (an empty mask equals None)."""

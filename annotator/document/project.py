@@ -1,0 +1,361 @@
+"""Project: the single source of truth for labels, items, objects and masks.
+
+All changes go through `execute(command)`; each is applied in memory, written to the store in
+one transaction that commits before `execute` returns, recorded as one undo step, and announced
+through `events`. Objects load per item and masks per (object, frame) on first use, so a large
+project opens at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from annotator.document.changes import Change, MaskChange, MaskMeta, RowChange, invert_all
+from annotator.document.commands import CommandError
+from annotator.document.events import ProjectEvents
+from annotator.document.history import History, Step
+from annotator.document.mask import Mask
+from annotator.document.model import Item, Label, MaskRecord, Object
+from annotator.document.store import ProjectStore
+from annotator.errors import ProjectError
+
+log = logging.getLogger(__name__)
+
+_MaskEntry = tuple[Mask, MaskMeta] | None
+
+
+class Project:
+    """An annotation project, backed by a store file or held in memory only."""
+
+    def __init__(self, store: ProjectStore | None, max_cached_masks: int = 4096) -> None:
+        self.store = store
+        self.events = ProjectEvents()
+        self.history = History()
+        self._max_cached = max_cached_masks
+        self._labels: list[Label] = store.load_labels() if store else []
+        self._items: list[Item] = store.load_items() if store else []
+        self._label_by_id = {label.id: label for label in self._labels}
+        self._item_by_id = {item.id: item for item in self._items}
+        self._objects: dict[int, list[Object]] = {}
+        self._object_by_id: dict[int, Object] = {}
+        self._masks: OrderedDict[tuple[int, int], _MaskEntry] = OrderedDict()
+        self._frames: dict[int, set[int]] = {}
+        self._next_ids = {k: v + 1 for k, v in (store.max_ids() if store else {}).items()}
+        self._memory_only = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str]) -> Project:
+        """A new project saved at `path`."""
+        return cls(ProjectStore.create(path))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Project:
+        """Open an existing project file (ProjectError names the file and the problem)."""
+        return cls(ProjectStore.open(path))
+
+    @classmethod
+    def in_memory(cls) -> Project:
+        """A project with no file (for conversions and tests); `save_as` writes it out."""
+        return cls(None)
+
+    @property
+    def path(self) -> Path | None:
+        """The project file, or None for a project in memory."""
+        return None if self.store is None else self.store.path
+
+    def close(self) -> None:
+        """Close the store (every edit is already saved)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def save_as(self, path: str | os.PathLike[str]) -> Project:
+        """Write the whole project to a new file at `path` and return it opened."""
+        if self.store is not None:
+            self.store.backup_to(path)
+            return Project.open(path)
+        target = Project.create(path)
+        store = target.store
+        assert store is not None
+        with store.transaction():
+            for index, label in enumerate(self._labels):
+                store.insert_row("label", label, [lab.id for lab in self._labels[: index + 1]], index)
+            for index, item in enumerate(self._items):
+                store.insert_row("item", item, [it.id for it in self._items[: index + 1]], index)
+                objects = self.objects(item.id)
+                for position, obj in enumerate(objects):
+                    store.insert_row("object", obj, [o.id for o in objects[: position + 1]], position)
+                    for frame in self.mask_frames(obj.id):
+                        entry = self._mask_entry(obj.id, frame)
+                        if entry is not None:
+                            store.write_mask(obj.id, frame, *entry)
+        target.store = None
+        store.close()
+        return Project.open(path)
+
+    # -- reading --------------------------------------------------------------------------------
+    @property
+    def labels(self) -> list[Label]:
+        """Labels in list order (do not mutate)."""
+        return self._labels
+
+    @property
+    def items(self) -> list[Item]:
+        """Items in list order (do not mutate)."""
+        return self._items
+
+    def label(self, label_id: int) -> Label:
+        """The label with this id (CommandError when unknown)."""
+        try:
+            return self._label_by_id[label_id]
+        except KeyError:
+            raise CommandError(f"no label with id {label_id}") from None
+
+    def label_by_name(self, name: str) -> Label | None:
+        """The label with this name, or None."""
+        return next((label for label in self._labels if label.name == name), None)
+
+    def item(self, item_id: int) -> Item:
+        """The item with this id (CommandError when unknown)."""
+        try:
+            return self._item_by_id[item_id]
+        except KeyError:
+            raise CommandError(f"no item with id {item_id}") from None
+
+    def objects(self, item_id: int) -> list[Object]:
+        """The objects of an item in layer order (do not mutate)."""
+        if item_id not in self._objects:
+            if item_id not in self._item_by_id:
+                raise CommandError(f"no item with id {item_id}")
+            loaded = self.store.load_objects(item_id) if self.store else []
+            self._objects[item_id] = loaded
+            self._object_by_id.update((obj.id, obj) for obj in loaded)
+        return self._objects[item_id]
+
+    def object(self, object_id: int) -> Object:
+        """The object with this id (CommandError when unknown)."""
+        if object_id not in self._object_by_id and self.store is not None:
+            item_id = self.store.item_of_object(object_id)
+            if item_id is not None:
+                self.objects(item_id)
+        try:
+            return self._object_by_id[object_id]
+        except KeyError:
+            raise CommandError(f"no object with id {object_id}") from None
+
+    def objects_with_label(self, label_id: int) -> list[Object]:
+        """Every object, in any item, that has this label."""
+        if self.store is not None:
+            for item_id in self.store.items_using_label(label_id):
+                self.objects(item_id)
+        return [obj for objs in self._objects.values() for obj in objs if obj.label_id == label_id]
+
+    def mask_frames(self, object_id: int) -> list[int]:
+        """Frames on which the object has a mask, sorted."""
+        return sorted(self._frame_set(object_id))
+
+    def _frame_set(self, object_id: int) -> set[int]:
+        if object_id not in self._frames:
+            self._frames[object_id] = set(self.store.mask_frames(object_id)) if self.store else set()
+        return self._frames[object_id]
+
+    def mask(self, object_id: int, frame: int = 0) -> Mask | None:
+        """The object's mask on a frame, or None when it has none."""
+        entry = self._mask_entry(object_id, frame)
+        return None if entry is None else entry[0]
+
+    def mask_record(self, object_id: int, frame: int = 0) -> MaskRecord | None:
+        """The mask with its source and prompts, or None."""
+        entry = self._mask_entry(object_id, frame)
+        return None if entry is None else MaskRecord(entry[0], entry[1].source, entry[1].prompts)
+
+    def _mask_entry(self, object_id: int, frame: int) -> _MaskEntry:
+        key = (object_id, frame)
+        if key in self._masks:
+            self._masks.move_to_end(key)
+            return self._masks[key]
+        entry = self.store.load_mask(object_id, frame) if self.store else None
+        self._cache_mask(key, entry)
+        return entry
+
+    def _cache_mask(self, key: tuple[int, int], entry: _MaskEntry) -> None:
+        self._masks[key] = entry
+        self._masks.move_to_end(key)
+        if self.store is not None:
+            while len(self._masks) > self._max_cached:
+                self._masks.popitem(last=False)
+
+    def new_id(self, kind: str) -> int:
+        """Reserve a fresh id for a new row of `kind` ('label', 'item' or 'object')."""
+        value = self._next_ids.get(kind, 1)
+        self._next_ids[kind] = value + 1
+        return value
+
+    # -- executing ------------------------------------------------------------------------------
+    def execute(self, command: Any) -> Any:
+        """Run a command: apply, save in one transaction, record one undo step; returns its result."""
+        applied: list[Change] = []
+
+        def apply(change: Change) -> None:
+            self._apply(change)
+            applied.append(change)
+
+        result = self._transact(lambda: command.run(self, apply), applied)
+        if applied:
+            self.history.push(Step(command.description, tuple(applied)))
+            self.events.history_changed.emit()
+        return result
+
+    def undo(self) -> bool:
+        """Undo the last step; False when there is nothing to undo."""
+        if not self.history.can_undo:
+            return False
+        step = self.history.pop_undo()
+        self._replay(invert_all(step.changes))
+        self.history.undone()
+        self.events.history_changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone step; False when there is nothing to redo."""
+        if not self.history.can_redo:
+            return False
+        step = self.history.pop_redo()
+        self._replay(step.changes)
+        self.history.redone()
+        self.events.history_changed.emit()
+        return True
+
+    def _replay(self, changes: tuple[Change, ...]) -> None:
+        applied: list[Change] = []
+
+        def run() -> None:
+            for change in changes:
+                self._apply(change)
+                applied.append(change)
+
+        self._transact(run, applied)
+
+    def _transact(self, body: Any, applied: list[Change]) -> Any:
+        """Run `body` in one store transaction; on failure restore memory and re-raise."""
+        try:
+            if self.store is None:
+                return body()
+            with self.store.transaction():
+                return body()
+        except BaseException:
+            self._memory_only = True
+            try:
+                for change in invert_all(tuple(applied)):
+                    self._apply(change)
+            finally:
+                self._memory_only = False
+            applied.clear()
+            raise
+
+    def _apply(self, change: Change) -> None:
+        if isinstance(change, MaskChange):
+            self._apply_mask(change)
+        else:
+            self._apply_row(change)
+
+    def _siblings(self, change: RowChange) -> list[Any]:
+        if change.kind == "label":
+            return self._labels
+        if change.kind == "item":
+            return self._items
+        row = change.after if change.after is not None else change.before
+        return self.objects(row.item_id)  # type: ignore[union-attr]
+
+    def _index_of(self, change: RowChange) -> dict[int, Any]:
+        return {"label": self._label_by_id, "item": self._item_by_id, "object": self._object_by_id}[change.kind]
+
+    def _apply_row(self, change: RowChange) -> None:
+        siblings, by_id, events = self._siblings(change), self._index_of(change), self.events
+        parent = change.after.item_id if isinstance(change.after, Object) else 0
+        if isinstance(change.before, Object):
+            parent = change.before.item_id
+        store = None if self._memory_only else self.store
+        if change.before is None:
+            row, index = change.after, change.after_index
+            events.rows_inserting.emit(change.kind, parent, index)
+            siblings.insert(index, row)
+            by_id[row.id] = row
+            if store:
+                store.insert_row(change.kind, row, [r.id for r in siblings], index)
+            events.rows_inserted.emit(change.kind, parent, index, row)
+        elif change.after is None:
+            row, index = change.before, self._locate(siblings, change.before, change.before_index)
+            events.rows_removing.emit(change.kind, parent, index, row)
+            del siblings[index]
+            del by_id[row.id]
+            if isinstance(row, Item):
+                self._objects.pop(row.id, None)
+            if store:
+                store.delete_row(change.kind, row.id)
+            events.rows_removed.emit(change.kind, parent, index, row)
+        else:
+            index = self._locate(siblings, change.before, change.before_index)
+            if change.after_index != index:
+                events.rows_moving.emit(change.kind, parent, index, change.after_index)
+                siblings.insert(change.after_index, siblings.pop(index))
+                if store:
+                    store.write_order(change.kind, [r.id for r in siblings])
+                events.rows_moved.emit(change.kind, parent, index, change.after_index)
+                index = change.after_index
+            if change.after != change.before:
+                siblings[index] = change.after
+                by_id[change.after.id] = change.after
+                if store:
+                    store.update_row(change.kind, change.after)
+                events.row_changed.emit(change.kind, change.before, change.after)
+
+    @staticmethod
+    def _locate(siblings: list[Any], row: Any, hint: int) -> int:
+        if 0 <= hint < len(siblings) and siblings[hint].id == row.id:
+            return hint
+        for index, other in enumerate(siblings):
+            if other.id == row.id:
+                return index
+        raise ProjectError("<memory>", f"row {row!r} not found; the document is inconsistent")
+
+    def _apply_mask(self, change: MaskChange) -> None:
+        key = (change.object_id, change.frame)
+        current = self._mask_entry(*key)
+        new_mask = change.apply_to(None if current is None else current[0])
+        frames = self._frame_set(change.object_id)
+        if new_mask is None or change.after_meta is None:
+            self._cache_mask(key, None)
+            frames.discard(change.frame)
+            if self.store and not self._memory_only:
+                self.store.delete_mask(*key)
+        else:
+            self._cache_mask(key, (new_mask, change.after_meta))
+            frames.add(change.frame)
+            if self.store and not self._memory_only:
+                self.store.write_mask(change.object_id, change.frame, new_mask, change.after_meta)
+        self.events.mask_changed.emit(change.object_id, change.frame)
+
+    # -- comparison (tests, diagnostics) -------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """A plain, comparable picture of the whole content (loads everything)."""
+        objects = {}
+        for item in self._items:
+            for obj in self.objects(item.id):
+                masks = {}
+                for frame in self.mask_frames(obj.id):
+                    record = self.mask_record(obj.id, frame)
+                    assert record is not None
+                    masks[frame] = (record.mask.to_rle()["counts"], record.source, record.prompts)
+                objects[obj.id] = (obj, masks)
+        return {
+            "labels": list(self._labels),
+            "items": list(self._items),
+            "order": {item.id: [o.id for o in self.objects(item.id)] for item in self._items},
+            "objects": objects,
+        }

@@ -1,0 +1,372 @@
+"""The project store: one SQLite file (WAL, foreign keys, schema version, migrations).
+
+Every executed command is written in one transaction that commits before `execute` returns, so
+a crash loses nothing the user saw applied. Opening validates the file from its raw header
+before SQLite writes anything, so a foreign, truncated, newer or read-only file is left
+byte-for-byte untouched and reported as a ProjectError naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import stat
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from annotator.document.changes import MaskMeta, Row, RowKind
+from annotator.document.mask import Mask
+from annotator.document.model import Item, Label, Object, Prompts, color_from_hex, color_to_hex
+from annotator.errors import ProjectError
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".annot"
+APPLICATION_ID = 0x414E4E54  # "ANNT" in the SQLite header: marks the file as ours
+SCHEMA_VERSION = 1
+_MAGIC = b"SQLite format 3\x00"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, color TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('image', 'video')),
+    width INTEGER NOT NULL, height INTEGER NOT NULL, frame_count INTEGER NOT NULL, fps REAL NOT NULL,
+    done INTEGER NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE objects (
+    id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    name TEXT NOT NULL, label_id INTEGER REFERENCES labels (id) ON DELETE SET NULL,
+    color TEXT NOT NULL, visible INTEGER NOT NULL, locked INTEGER NOT NULL, position INTEGER NOT NULL);
+CREATE INDEX objects_by_item ON objects (item_id, position);
+CREATE INDEX objects_by_label ON objects (label_id);
+CREATE TABLE masks (
+    object_id INTEGER NOT NULL REFERENCES objects (id) ON DELETE CASCADE, frame INTEGER NOT NULL,
+    height INTEGER NOT NULL, width INTEGER NOT NULL,
+    x0 INTEGER NOT NULL, y0 INTEGER NOT NULL, x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
+    area INTEGER NOT NULL, rle TEXT NOT NULL, source TEXT NOT NULL, prompts TEXT,
+    PRIMARY KEY (object_id, frame)) WITHOUT ROWID;
+"""
+
+# Migrations from version N to N + 1, run in one transaction each after a backup copy is made.
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+_TABLES = {"label": "labels", "item": "items", "object": "objects"}
+_PARENT = {"label": None, "item": None, "object": "item_id"}
+
+
+def _check_header(path: Path) -> int:
+    """Validate the raw SQLite header of a project file; returns its schema version."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except OSError as error:
+        raise ProjectError(path, f"cannot be read: {error.strerror or error}") from error
+    if size == 0:
+        raise ProjectError(path, "is an empty file, not a project")
+    if len(header) < 100 or not header.startswith(_MAGIC):
+        raise ProjectError(path, "is not a project file (not an SQLite database)")
+    (page_size,) = struct.unpack(">H", header[16:18])
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter, page_count = struct.unpack(">II", header[24:32])
+    (valid_for,) = struct.unpack(">I", header[92:96])
+    if page_count and change_counter == valid_for and size < page_count * page_size:
+        raise ProjectError(path, f"is truncated ({size} bytes, the header says {page_count * page_size})")
+    (user_version,) = struct.unpack(">i", header[60:64])
+    (application_id,) = struct.unpack(">I", header[68:72])
+    if application_id != APPLICATION_ID:
+        raise ProjectError(path, "is an SQLite database but not an annotator project")
+    if user_version > SCHEMA_VERSION:
+        raise ProjectError(
+            path,
+            f"was written by a newer version of annotator (schema {user_version}; this one reads up to "
+            f"{SCHEMA_VERSION}): update annotator to open it",
+        )
+    if user_version < 1:
+        raise ProjectError(path, f"has an invalid schema version {user_version}")
+    return user_version
+
+
+def _is_writable(path: Path) -> bool:
+    # Root passes os.access, so also look at the permission bits the user set.
+    mode = path.stat().st_mode
+    return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+class ProjectStore:
+    """Reads and writes one project file; every write happens inside `transaction()`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._in_transaction = False
+
+    # -- opening ------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str]) -> ProjectStore:
+        """Create a new, empty project file at `path` (which must not exist yet)."""
+        target = Path(path)
+        if target.exists():
+            raise ProjectError(target, "already exists; open it instead, or choose another name")
+        if not target.parent.is_dir():
+            raise ProjectError(target, f"folder {target.parent} does not exist")
+        try:
+            conn = _connect(target)
+            conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("INSERT INTO meta VALUES ('created_by', 'annotator')")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise ProjectError(target, f"cannot be created: {error}") from error
+        return cls(target, conn)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> ProjectStore:
+        """Open an existing project for reading and writing, migrating an older schema."""
+        target = Path(path)
+        if not target.exists():
+            raise ProjectError(target, "does not exist")
+        if target.is_dir():
+            raise ProjectError(target, "is a folder, not a project file")
+        version = _check_header(target)
+        if not _is_writable(target) or not _is_writable(target.parent):
+            raise ProjectError(target, "is read-only (file or folder not writable); open a copy or save elsewhere")
+        try:
+            conn = _connect(target)
+            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as error:
+            raise ProjectError(target, f"is damaged: {error}") from error
+        missing = {"meta", "labels", "items", "objects", "masks"} - names
+        if missing:
+            conn.close()
+            raise ProjectError(target, f"is damaged: tables missing: {', '.join(sorted(missing))}")
+        store = cls(target, conn)
+        if version < SCHEMA_VERSION:
+            store._migrate(version)
+        return store
+
+    def _migrate(self, version: int) -> None:
+        backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copy2(self.path, backup)
+        log.info("migrating %s from schema %d to %d (backup: %s)", self.path, version, SCHEMA_VERSION, backup)
+        while version < SCHEMA_VERSION:
+            step = MIGRATIONS.get(version)
+            if step is None:
+                raise ProjectError(self.path, f"no migration from schema {version}")
+            with self.transaction():
+                step(self._conn)
+                self._conn.execute(f"PRAGMA user_version = {version + 1}")
+            version += 1
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        """Checkpoint and close the file."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: commits on success, rolls back on any exception."""
+        if self._in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._in_transaction = False
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+        self._in_transaction = False
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise ProjectError(self.path, f"could not save: {error}") from error
+
+    def integrity_check(self) -> str:
+        """SQLite's integrity check ('ok' when sound)."""
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def backup_to(self, path: str | os.PathLike[str]) -> None:
+        """Copy the whole project, consistently, into a new file at `path`."""
+        target = ProjectStore.create(path)
+        try:
+            self._conn.backup(target._conn)
+        finally:
+            target.close()
+
+    # -- reading ------------------------------------------------------------------------------
+    def load_labels(self) -> list[Label]:
+        """All labels in list order."""
+        rows = self._conn.execute("SELECT id, name, color FROM labels ORDER BY position, id")
+        return [Label(i, name, color_from_hex(color)) for i, name, color in rows]
+
+    def load_items(self) -> list[Item]:
+        """All items in list order."""
+        rows = self._conn.execute(
+            "SELECT id, path, kind, width, height, frame_count, fps, done FROM items ORDER BY position, id"
+        )
+        return [Item(i, p, k, w, h, n, fps, bool(done)) for i, p, k, w, h, n, fps, done in rows]
+
+    def load_objects(self, item_id: int) -> list[Object]:
+        """The objects of one item in layer order."""
+        rows = self._conn.execute(
+            "SELECT id, item_id, name, label_id, color, visible, locked FROM objects "
+            "WHERE item_id = ? ORDER BY position, id",
+            (item_id,),
+        )
+        return [Object(i, it, n, lab, color_from_hex(c), bool(v), bool(lk)) for i, it, n, lab, c, v, lk in rows]
+
+    def item_of_object(self, object_id: int) -> int | None:
+        """The item an object belongs to, or None when there is no such object."""
+        row = self._conn.execute("SELECT item_id FROM objects WHERE id = ?", (object_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def items_using_label(self, label_id: int) -> list[int]:
+        """Ids of the items having an object with this label."""
+        rows = self._conn.execute("SELECT DISTINCT item_id FROM objects WHERE label_id = ?", (label_id,))
+        return [int(r[0]) for r in rows]
+
+    def load_mask(self, object_id: int, frame: int) -> tuple[Mask, MaskMeta] | None:
+        """One stored mask and its metadata, or None."""
+        row = self._conn.execute(
+            "SELECT rle, height, width, source, prompts FROM masks WHERE object_id = ? AND frame = ?",
+            (object_id, frame),
+        ).fetchone()
+        if row is None:
+            return None
+        rle, height, width, source, prompts = row
+        mask = Mask.from_rle({"size": [height, width], "counts": rle})
+        return mask, MaskMeta(source, Prompts.from_json(json.loads(prompts) if prompts else None))
+
+    def mask_frames(self, object_id: int) -> list[int]:
+        """Frames on which an object has a stored mask, sorted."""
+        rows = self._conn.execute("SELECT frame FROM masks WHERE object_id = ? ORDER BY frame", (object_id,))
+        return [int(r[0]) for r in rows]
+
+    def max_ids(self) -> dict[str, int]:
+        """Largest id in use per row kind (0 when none)."""
+        return {
+            kind: int(self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+            for kind, table in _TABLES.items()
+        }
+
+    def counts(self) -> dict[str, int]:
+        """Number of labels, items, objects and masks."""
+        tables = {**_TABLES, "mask": "masks"}
+        return {k: int(self._conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for k, t in tables.items()}
+
+    # -- writing (inside a transaction) ---------------------------------------------------------
+    def _values(self, kind: RowKind, row: Row) -> tuple:
+        if isinstance(row, Label):
+            return (row.id, row.name, color_to_hex(row.color))
+        if isinstance(row, Item):
+            return (row.id, row.path, row.kind, row.width, row.height, row.frame_count, row.fps, int(row.done))
+        return (
+            row.id,
+            row.item_id,
+            row.name,
+            row.label_id,
+            color_to_hex(row.color),
+            int(row.visible),
+            int(row.locked),
+        )
+
+    def insert_row(self, kind: RowKind, row: Row, siblings: list[int], index: int) -> None:
+        """Insert a row that now sits at `index` of its sibling ids `siblings`."""
+        values = self._values(kind, row)
+        table = _TABLES[kind]
+        marks = ", ".join("?" * (len(values) + 1))
+        if index == len(siblings) - 1:
+            position = self._next_position(kind, row)
+            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, position))
+        else:
+            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, index))
+            self.write_order(kind, siblings)
+
+    def _next_position(self, kind: RowKind, row: Row) -> int:
+        parent = _PARENT[kind]
+        table = _TABLES[kind]
+        if parent is None:
+            query, args = f"SELECT COALESCE(MAX(position), -1) + 1 FROM {table}", ()
+        else:
+            query, args = f"SELECT COALESCE(MAX(position), -1) + 1 FROM {table} WHERE {parent} = ?", (row.item_id,)  # type: ignore[union-attr]
+        return int(self._conn.execute(query, args).fetchone()[0])
+
+    def update_row(self, kind: RowKind, row: Row) -> None:
+        """Rewrite a row's values (not its position)."""
+        if isinstance(row, Label):
+            sql, args = "UPDATE labels SET name = ?, color = ? WHERE id = ?", (row.name, color_to_hex(row.color))
+        elif isinstance(row, Item):
+            sql = (
+                "UPDATE items SET path = ?, kind = ?, width = ?, height = ?, frame_count = ?, fps = ?, done = ? "
+                "WHERE id = ?"
+            )
+            args = (row.path, row.kind, row.width, row.height, row.frame_count, row.fps, int(row.done))
+        else:
+            sql = (
+                "UPDATE objects SET item_id = ?, name = ?, label_id = ?, color = ?, visible = ?, locked = ? "
+                "WHERE id = ?"
+            )
+            args = (row.item_id, row.name, row.label_id, color_to_hex(row.color), int(row.visible), int(row.locked))
+        self._conn.execute(sql, (*args, row.id))
+
+    def delete_row(self, kind: RowKind, row_id: int) -> None:
+        """Delete one row (its dependants must have been removed already)."""
+        self._conn.execute(f"DELETE FROM {_TABLES[kind]} WHERE id = ?", (row_id,))
+
+    def write_order(self, kind: RowKind, ids: list[int]) -> None:
+        """Store the list order of sibling rows."""
+        self._conn.executemany(
+            f"UPDATE {_TABLES[kind]} SET position = ? WHERE id = ?", [(i, row_id) for i, row_id in enumerate(ids)]
+        )
+
+    def write_mask(self, object_id: int, frame: int, mask: Mask, meta: MaskMeta) -> None:
+        """Insert or replace one mask."""
+        x0, y0, x1, y1 = mask.bbox
+        self._conn.execute(
+            "INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                object_id,
+                frame,
+                mask.height,
+                mask.width,
+                x0,
+                y0,
+                x1,
+                y1,
+                mask.area,
+                mask.to_rle()["counts"],
+                meta.source,
+                json.dumps(meta.prompts.to_json()) if meta.prompts != Prompts() else None,
+            ),
+        )
+
+    def delete_mask(self, object_id: int, frame: int) -> None:
+        """Delete one mask."""
+        self._conn.execute("DELETE FROM masks WHERE object_id = ? AND frame = ?", (object_id, frame))

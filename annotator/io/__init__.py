@@ -1,0 +1,1 @@
+"""Qt-free plain functions: media readers and annotation format import/export."""

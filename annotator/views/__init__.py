@@ -1,0 +1,1 @@
+"""Qt views: main window, canvas, tools, layer list, timeline, panels, dialogs."""
