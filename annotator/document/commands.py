@@ -189,6 +189,10 @@ class AddObject:
     name: str = ""
     color: Color | None = None
     index: int | None = None
+    mask: Mask | None = None
+    frame: int = 0
+    prompts: Prompts = field(default_factory=Prompts)
+    source: MaskSource = "user"
 
     @property
     def description(self) -> str:
@@ -206,6 +210,8 @@ class AddObject:
         name = self.name or f"object {object_id}"
         obj = Object(object_id, self.item_id, name, self.label_id, self.color or palette_color(object_id - 1))
         apply(RowChange("object", None, obj, -1, index))
+        if self.mask is not None:
+            SetMask(obj.id, self.frame, self.mask, self.source, self.prompts).run(project, apply)
         return obj
 
 

@@ -2,104 +2,478 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QPixmap
+import qtawesome as qta
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
     QFileDialog,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QGraphicsView,
     QLabel,
+    QListView,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QSplitter,
+    QSlider,
+    QToolBar,
 )
 
 from annotator import __version__
+from annotator.bridge import EngineBridge
+from annotator.document import MergeObjects, Project, RemoveObject, UpdateItem, UpdateObject
+from annotator.document.store import SUFFIX
+from annotator.errors import AnnotatorError, ProjectError
+from annotator.io.media import IMAGE_SUFFIXES
+from annotator.views.actions import ACTIONS, MENUS, help_text
+from annotator.views.canvas import CanvasView, Tool
+from annotator.views.labels_panel import LabelsPanel
+from annotator.views.layer_list import LayerListModel, ObjectIdRole
+from annotator.views.model_panel import ModelPanel
+from annotator.views.session import AnnotationSession
+from annotator.workspace import open_path
+from model.paths import config_dir
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 class MainWindow(QMainWindow):
-    """Top-level window: navigation list, canvas, menus and status bar."""
+    """Top-level window: navigator, canvas, layers, labels, model panel, menus from ACTIONS."""
 
-    def __init__(self, engine_name: str = "classic") -> None:
+    def __init__(self, engine_name: str = "classic", bridge: EngineBridge | None = None) -> None:
         super().__init__()
-        self.engine_name = engine_name
         self.setWindowTitle("Annotator")
-        self.resize(1280, 800)
-        self.item_list = QListWidget()
-        self.scene = QGraphicsScene(self)
-        self.view = QGraphicsView(self.scene)
-        self._pixmap_item = QGraphicsPixmapItem()
-        self.scene.addItem(self._pixmap_item)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.item_list)
-        splitter.addWidget(self.view)
-        splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(splitter)
-        self.engine_status = QLabel(f"Engine: {engine_name}")
+        self.resize(1400, 900)
+        self.project: Project | None = None
+        self.bridge = bridge or EngineBridge()
+        self.canvas = CanvasView()
+        self.setCentralWidget(self.canvas)
+        self.session = AnnotationSession(self.canvas, self.bridge)
+        self.navigator = QListWidget()
+        self.layers = LayerListModel(self)
+        self.layer_view = QListView()
+        self.layer_view.setModel(self.layers)
+        self.layer_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.labels_panel = LabelsPanel()
+        self.model_panel = ModelPanel(self.bridge, engine_name)
+        self.actions: dict[str, QAction] = {}
+        self._build_docks()
+        self._build_actions()
+        self._build_status()
+        self._connect()
+        self._restore_settings()
+        self.model_panel.load_engine()
+
+    # -- construction -----------------------------------------------------------------------------
+    def _dock(self, title: str, widget: Any, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self._dock("Images", self.navigator, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Objects", self.layer_view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Labels", self.labels_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+
+    def _build_actions(self) -> None:
+        menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
+        tools = QActionGroup(self)
+        toolbar = QToolBar("Tools", self)
+        toolbar.setObjectName("Tools")
+        self.addToolBar(toolbar)
+        for spec in ACTIONS:
+            action = QAction(qta.icon(spec.icon), spec.text, self)
+            if spec.shortcut:
+                action.setShortcut(QKeySequence(spec.shortcut))
+            action.setCheckable(spec.checkable)
+            action.triggered.connect(getattr(self, spec.slot))
+            menus[spec.menu].addAction(action)
+            self.actions[spec.name] = action
+            if spec.name.startswith("tool_"):
+                tools.addAction(action)
+                toolbar.addAction(action)
+        self.actions["tool_point"].setChecked(True)
+        toolbar.addAction(self.actions["hover"])
+        toolbar.addSeparator()
+        for name in ("undo", "redo", "new_object", "cycle", "fill_holes", "fit"):
+            toolbar.addAction(self.actions[name])
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(5, 95)
+        self.opacity_slider.setValue(int(self.canvas.opacity * 100))
+        self.opacity_slider.setMaximumWidth(120)
+        self.opacity_slider.setToolTip("Overlay opacity")
+        self.opacity_slider.valueChanged.connect(self._set_opacity)
+        toolbar.addWidget(QLabel(" Opacity "))
+        toolbar.addWidget(self.opacity_slider)
+        for number in range(1, 10):
+            shortcut = QShortcut(QKeySequence(str(number)), self)
+            shortcut.activated.connect(lambda n=number: self.assign_label_number(n))
+
+    def _build_status(self) -> None:
+        self.engine_status = QLabel("engine: starting…")
+        self.timing_status = QLabel("")
+        self.statusBar().addPermanentWidget(self.timing_status)
         self.statusBar().addPermanentWidget(self.engine_status)
-        self._paths: list[Path] = []
-        self.item_list.currentRowChanged.connect(self._show_row)
-        self._build_menus()
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open Folder…", self)
-        open_action.setShortcut(QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self._choose_folder)
-        file_menu.addAction(open_action)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About", self)
-        about.triggered.connect(
-            lambda: QMessageBox.about(self, "Annotator", f"Annotator {__version__}: masks with local SAM models")
+    def _connect(self) -> None:
+        self.navigator.currentRowChanged.connect(self._show_row)
+        self.layer_view.selectionModel().currentChanged.connect(self._layer_selected)
+        self.session.selection_changed.connect(self._sync_layer_selection)
+        self.session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.session.timing.connect(lambda what, ms: self.timing_status.setText(f"{what}: {ms:.0f} ms"))
+        self.labels_panel.assign_requested.connect(self.assign_label)
+        self.labels_panel.failed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.labels_panel.list.currentItemChanged.connect(self._label_highlighted)
+        self.model_panel.status_changed.connect(self.engine_status.setText)
+        self.bridge.busy_changed.connect(self.model_panel.set_busy)
+
+    # -- opening ----------------------------------------------------------------------------------
+    def open_path(self, path: Path) -> bool:
+        """Open a folder, an image or a project; errors are shown, never fatal."""
+        try:
+            project, first, problems = open_path(Path(path))
+        except ProjectError as error:
+            if "read-only" in error.problem and Path(path).suffix == SUFFIX:
+                return self._open_read_only(Path(path))
+            self.show_error(error)
+            return False
+        except AnnotatorError as error:
+            self.show_error(error)
+            return False
+        self.set_project(project, first)
+        self._remember("last_path", str(Path(path).resolve()))
+        for problem in problems:
+            self.statusBar().showMessage(problem, 10000)
+        return True
+
+    def _open_read_only(self, path: Path) -> bool:
+        """A read-only project: work on a temporary copy until the user saves it elsewhere."""
+        copy = Path(tempfile.mkdtemp(prefix="annotator-")) / path.name
+        shutil.copyfile(path, copy)
+        copy.chmod(0o644)
+        self.set_project(Project.open(copy), None)
+        self.setWindowTitle(f"Annotator — {path.name} (read-only: edits kept in a temporary copy; Save As to keep)")
+        QMessageBox.warning(
+            self,
+            "Read-only project",
+            f"{path} is read-only.\nYour edits are kept in a temporary copy until you use File ▸ Save Project As.",
         )
-        help_menu.addAction(about)
+        return True
 
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder of images")
+    def set_project(self, project: Project, first: str | None = None) -> None:
+        """Show another project."""
+        if self.project is not None and self.project is not project:
+            self.project.close()
+        self.project = project
+        self.session.set_project(project)
+        self.layers.set_project(project)
+        self.labels_panel.set_project(project)
+        project.events.row_changed.connect(self._on_row_changed)
+        project.events.history_changed.connect(self._update_undo_actions)
+        self.setWindowTitle(f"Annotator — {project.path.name if project.path else 'unsaved'}")
+        self.navigator.clear()
+        for item in project.items:
+            self.navigator.addItem(self._navigator_entry(item))
+        rows = [i for i, item in enumerate(project.items) if item.path == first]
+        if project.items:
+            self.navigator.setCurrentRow(rows[0] if rows else 0)
+        self._update_undo_actions()
+
+    def _navigator_entry(self, item: Any) -> QListWidgetItem:
+        entry = QListWidgetItem(("✔ " if item.done else "   ") + item.name)
+        entry.setData(Qt.ItemDataRole.UserRole, item.id)
+        return entry
+
+    def _on_row_changed(self, kind: str, before: Any, after: Any) -> None:
+        if kind == "item" and self.project is not None:
+            row = self.project.items.index(after)
+            self.navigator.item(row).setText(("✔ " if after.done else "   ") + after.name)
+
+    def _show_row(self, row: int) -> None:
+        if self.project is None or not 0 <= row < len(self.project.items):
+            return
+        items = self.project.items
+        prefetch = [items[i].id for i in (row + 1, row + 2) if i < len(items)]
+        self.layers.set_item(items[row].id)
+        self.session.show_item(items[row].id, prefetch)
+
+    # -- slots named in ACTIONS -------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        """Ask for a folder of images and open it."""
+        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", self._setting("last_path", ""))
         if folder:
             self.open_path(Path(folder))
 
-    def open_path(self, path: Path) -> None:
-        """Open an image or a folder of images."""
-        if path.is_dir():
-            paths = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
-            paths = [path]
-        else:
-            self.statusBar().showMessage(f"{path}: not an image or a folder of images", 8000)
-            return
-        self._paths = paths
-        self.item_list.clear()
-        self.item_list.addItems([p.name for p in paths])
-        if paths:
-            self.item_list.setCurrentRow(0)
-        self.statusBar().showMessage(f"Opened {path} ({len(paths)} images)", 5000)
+    def choose_image(self) -> None:
+        """Ask for an image and open it (with its folder)."""
+        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", f"Images ({patterns})")
+        if path:
+            self.open_path(Path(path))
 
-    def _show_row(self, row: int) -> None:
-        if not 0 <= row < len(self._paths):
-            return
-        pixmap = QPixmap(str(self._paths[row]))
-        if pixmap.isNull():
-            self.statusBar().showMessage(f"{self._paths[row]}: cannot be read as an image", 8000)
-            return
-        self._pixmap_item.setPixmap(pixmap)
-        self.scene.setSceneRect(self._pixmap_item.boundingRect())
-        self.view.fitInView(self._pixmap_item, Qt.AspectRatioMode.KeepAspectRatio)
+    def choose_project(self) -> None:
+        """Ask for a project file and open it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", f"Projects (*{SUFFIX})")
+        if path:
+            self.open_path(Path(path))
 
-    @property
-    def image_paths(self) -> list[Path]:
-        """The images of the open folder, in navigation order."""
-        return list(self._paths)
+    def save_as(self, path: Path | None = None) -> bool:
+        """Write the project to a new file and continue there."""
+        if self.project is None:
+            return False
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save project as", "", f"Projects (*{SUFFIX})")
+            if not chosen:
+                return False
+            path = Path(chosen if chosen.endswith(SUFFIX) else chosen + SUFFIX)
+        try:
+            saved = self.project.save_as(path)
+        except AnnotatorError as error:
+            self.show_error(error)
+            return False
+        current = self.session.item.path if self.session.item else None
+        self.set_project(saved, current)
+        self.statusBar().showMessage(f"saved as {path}", 8000)
+        return True
+
+    def export_dialog(self) -> None:
+        """Export the project (the formats of annotator.io)."""
+        from annotator.views.export_dialog import run_export_dialog
+
+        if self.project is not None:
+            run_export_dialog(self, self.project)
+
+    def choose_label_set(self) -> None:
+        """Load labels from a text or JSON file."""
+        path, _ = QFileDialog.getOpenFileName(self, "Load label set", "", "Label sets (*.txt *.json)")
+        if path:
+            try:
+                count = self.labels_panel.load_label_set(Path(path))
+                self.statusBar().showMessage(f"{count} labels added", 5000)
+            except AnnotatorError as error:
+                self.show_error(error)
+
+    def undo(self) -> None:
+        """Undo the last edit."""
+        if self.project is not None and self.project.undo():
+            self.session.select(self.session.selected if self._selected_exists() else None)
+
+    def redo(self) -> None:
+        """Redo the last undone edit."""
+        if self.project is not None and self.project.redo():
+            self.session.select(self.session.selected if self._selected_exists() else None)
+
+    def _selected_exists(self) -> bool:
+        if self.project is None or self.session.selected is None:
+            return False
+        try:
+            self.project.object(self.session.selected)
+            return True
+        except AnnotatorError:
+            return False
+
+    def new_object(self) -> None:
+        """Accept the current object; the next prompt starts a new one."""
+        self.session.new_object()
+
+    def cycle_candidate(self) -> None:
+        """Show the next candidate mask of the last click."""
+        self.session.cycle_candidate()
+
+    def delete_object(self) -> None:
+        """Delete the selected objects."""
+        for object_id in self._selected_ids():
+            self._execute(RemoveObject(object_id))
+
+    def merge_objects(self) -> None:
+        """Merge the selected objects into the first."""
+        ids = self._selected_ids()
+        if len(ids) >= 2:
+            self._execute(MergeObjects(ids[0], tuple(ids[1:])))
+
+    def fill_holes(self) -> None:
+        """Fill holes of the selected object."""
+        self.session.fill_holes()
+
+    def remove_islands(self) -> None:
+        """Remove small specks of the selected object."""
+        self.session.remove_islands()
+
+    def toggle_lock(self) -> None:
+        """Lock or unlock the selected object."""
+        if self.project is not None and self.session.selected is not None:
+            obj = self.project.object(self.session.selected)
+            self._execute(UpdateObject(obj.id, locked=not obj.locked))
+
+    def use_point_tool(self) -> None:
+        """Clicks make points."""
+        self.canvas.set_tool(Tool.POINT)
+
+    def use_box_tool(self) -> None:
+        """Drags make boxes."""
+        self.canvas.set_tool(Tool.BOX)
+
+    def use_brush_tool(self) -> None:
+        """Drags paint."""
+        self.canvas.set_tool(Tool.BRUSH)
+
+    def use_eraser_tool(self) -> None:
+        """Drags erase."""
+        self.canvas.set_tool(Tool.ERASER)
+
+    def toggle_hover(self) -> None:
+        """Preview the mask under the cursor."""
+        self.canvas.hover_enabled = self.actions["hover"].isChecked()
+        if not self.canvas.hover_enabled:
+            self.canvas.set_preview(None)
+
+    def fit(self) -> None:
+        """Fit the image in the view."""
+        self.canvas.fit()
+
+    def zoom_in(self) -> None:
+        """Zoom in."""
+        self.canvas.zoom(1.25)
+
+    def zoom_out(self) -> None:
+        """Zoom out."""
+        self.canvas.zoom(0.8)
+
+    def next_item(self) -> None:
+        """Go to the next image."""
+        self.navigator.setCurrentRow(min(self.navigator.currentRow() + 1, self.navigator.count() - 1))
+
+    def previous_item(self) -> None:
+        """Go to the previous image."""
+        self.navigator.setCurrentRow(max(self.navigator.currentRow() - 1, 0))
+
+    def toggle_done(self) -> None:
+        """Mark the current image done (or not)."""
+        if self.project is not None and self.session.item is not None:
+            item = self.project.item(self.session.item.id)
+            self._execute(UpdateItem(item.id, done=not item.done))
+
+    def show_help(self) -> None:
+        """The shortcut overlay."""
+        QMessageBox.information(self, "Keyboard shortcuts", help_text())
+
+    # -- labels, layers, helpers ----------------------------------------------------------------
+    def assign_label_number(self, number: int) -> None:
+        """Give the selected object the label numbered `number` (1-based)."""
+        if self.project is not None and 0 < number <= len(self.project.labels):
+            self.assign_label(self.project.labels[number - 1].id)
+
+    def assign_label(self, label_id: int) -> None:
+        """Give the selected objects a label (and use it for new objects)."""
+        self.session.label_id = label_id
+        for object_id in self._selected_ids():
+            self._execute(UpdateObject(object_id, label_id=label_id))
+
+    def _label_highlighted(self, current: QListWidgetItem | None, _previous: Any) -> None:
+        if current is not None:
+            self.session.label_id = int(current.data(Qt.ItemDataRole.UserRole))
+
+    def _selected_ids(self) -> list[int]:
+        rows = sorted(index.row() for index in self.layer_view.selectionModel().selectedRows())
+        ids = [self.layers.object_at(r).id for r in rows if self.layers.object_at(r) is not None]  # type: ignore[union-attr]
+        if not ids and self.session.selected is not None:
+            ids = [self.session.selected]
+        return ids
+
+    def _layer_selected(self, current: Any, _previous: Any) -> None:
+        object_id = current.data(ObjectIdRole) if current.isValid() else None
+        if object_id != self.session.selected:
+            self.session.select(object_id)
+
+    def _sync_layer_selection(self, object_id: int | None) -> None:
+        row = -1 if object_id is None else self.layers.row_of(object_id)
+        selection = self.layer_view.selectionModel()
+        if row < 0:
+            selection.clearSelection()
+            selection.setCurrentIndex(self.layers.index(-1), selection.SelectionFlag.Clear)
+        elif selection.currentIndex().row() != row:
+            selection.setCurrentIndex(self.layers.index(row), selection.SelectionFlag.ClearAndSelect)
+
+    def _set_opacity(self, value: int) -> None:
+        self.canvas.opacity = value / 100.0
+        self.session.refresh_overlays()
+
+    def _update_undo_actions(self) -> None:
+        history = self.project.history if self.project else None
+        self.actions["undo"].setEnabled(bool(history and history.can_undo))
+        self.actions["redo"].setEnabled(bool(history and history.can_redo))
+        self.actions["undo"].setText(f"&Undo {history.undo_description}" if history else "&Undo")
+        self.actions["redo"].setText(f"&Redo {history.redo_description}" if history else "&Redo")
+
+    def _execute(self, command: Any) -> Any:
+        if self.project is None:
+            return None
+        try:
+            return self.project.execute(command)
+        except AnnotatorError as error:
+            self.statusBar().showMessage(str(error), 8000)
+            return None
+
+    def show_error(self, error: BaseException) -> None:
+        """Show a domain error without blocking the tests (status bar + non-modal box)."""
+        log.warning("%s", error)
+        self.statusBar().showMessage(str(error), 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Annotator", str(error), parent=self)
+        box.setModal(False)
+        box.show()
+        QTimer.singleShot(15000, box.close)
+        self.last_error = str(error)
+
+    # -- settings ---------------------------------------------------------------------------------
+    def _settings_file(self) -> Path:
+        return config_dir() / "settings.json"
+
+    def _setting(self, key: str, default: Any) -> Any:
+        try:
+            return json.loads(self._settings_file().read_text()).get(key, default)
+        except (OSError, ValueError):
+            return default
+
+    def _remember(self, key: str, value: Any) -> None:
+        path = self._settings_file()
+        try:
+            data = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError):
+            data = {}
+        data[key] = value
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(path)
+
+    def _restore_settings(self) -> None:
+        geometry = self._setting("geometry", None)
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        state = self._setting("window_state", None)
+        if state:
+            self.restoreState(QByteArray.fromBase64(state.encode()))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Remember the layout, stop the engine thread, close the project (all edits are saved)."""
+        self._remember("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
+        self._remember("window_state", bytes(self.saveState().toBase64().data()).decode())
+        self.bridge.stop()
+        if self.project is not None:
+            self.project.close()
+            self.project = None
+        super().closeEvent(event)
+
+    @staticmethod
+    def about_text() -> str:
+        """Text of the About box."""
+        return f"Annotator {__version__}: masks for images and videos with local Segment-Anything models"

@@ -1,4 +1,4 @@
-"""Smoke test of the main window, offscreen."""
+"""Smoke test of the main window, offscreen, with the default engine registry."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ def test_main_window_opens_the_generated_sample(qtbot) -> None:  # type: ignore[
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
-    window.open_path(sample_folder())
-    assert len(window.image_paths) == 4
-    assert window.item_list.count() == 4
-    assert window.windowTitle() == "Annotator"
-    assert not window._pixmap_item.pixmap().isNull()
+    assert window.open_path(sample_folder())
+    assert window.navigator.count() == 4
+    assert window.windowTitle().startswith("Annotator")
+    assert not window.canvas.image_item.pixmap().isNull()
+    assert window.canvas.image_size == (540, 960)
+    window.close()
 
 
 def test_a_file_that_is_not_an_image_is_reported(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -30,5 +31,6 @@ def test_a_file_that_is_not_an_image_is_reported(qtbot, tmp_path: Path) -> None:
     qtbot.addWidget(window)
     bogus = tmp_path / "notes.txt"
     bogus.write_text("x")
-    window.open_path(bogus)
+    assert not window.open_path(bogus)
     assert "not an image" in window.statusBar().currentMessage()
+    window.close()

@@ -1,0 +1,223 @@
+"""EngineBridge: the one QThread that owns the engine; the GUI thread never waits on it.
+
+Requests carry ids and go into a priority queue (engine changes and embeddings of the image on
+screen first, then interactive predictions, then prefetches and long jobs). Interactive requests
+with the same `coalesce` tag replace each other while pending (latest wins), so a box drag never
+queues stale work. Long jobs are generators that check a threading.Event between steps.
+Results come back as past-tense signals; exceptions become `errored`, never a crash.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from model import registry
+from model.protocol import Embedding, Engine, Prompt
+
+log = logging.getLogger(__name__)
+
+PRIORITY_ENGINE, PRIORITY_EMBED, PRIORITY_INTERACTIVE, PRIORITY_PREFETCH, PRIORITY_JOB = range(5)
+
+
+@dataclass(order=True)
+class _Request:
+    priority: int
+    seq: int
+    id: int = field(compare=False)
+    kind: str = field(compare=False)
+    payload: dict[str, Any] = field(compare=False, default_factory=dict)
+    coalesce: str | None = field(compare=False, default=None)
+    cancelled: bool = field(compare=False, default=False)
+
+
+class _Worker(QThread):
+    """Runs requests one at a time on its own thread."""
+
+    def __init__(self, bridge: EngineBridge) -> None:
+        super().__init__()
+        self.bridge = bridge
+
+    def run(self) -> None:
+        """Serve the queue until the bridge stops."""
+        bridge = self.bridge
+        while True:
+            request = bridge._take()
+            if request is None:
+                return
+            try:
+                bridge._serve(request)
+            except Exception as error:  # every failure becomes a message for the user
+                log.exception("engine request %s (%s) failed", request.id, request.kind)
+                bridge.errored.emit(request.id, request.kind, str(error) or type(error).__name__)
+
+
+class EngineBridge(QObject):
+    """Asynchronous façade over an engine living on a worker thread."""
+
+    engine_ready = Signal(str, str, str)  # engine name, model id, device
+    embedded = Signal(int, object, float)  # request id, key, milliseconds
+    predicted = Signal(int, object, object, float)  # request id, key, Prediction, milliseconds
+    job_yielded = Signal(int, object)  # job id, one result of the generator
+    job_finished = Signal(int, bool)  # job id, cancelled
+    errored = Signal(int, str, str)  # request id, request kind, message
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self,
+        factory: Callable[..., Engine] = registry.create,
+        cache_size: int = 6,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._factory = factory
+        self._engine: Engine | None = None
+        self._embeddings: OrderedDict[Any, Embedding] = OrderedDict()
+        self._cache_size = cache_size
+        self._cond = threading.Condition()
+        self._heap: list[_Request] = []
+        self._ids = itertools.count(1)
+        self._seq = itertools.count()
+        self._stopping = False
+        self._jobs: dict[int, threading.Event] = {}
+        self._worker = _Worker(self)
+        self._worker.start()
+
+    # -- public API (GUI thread) -----------------------------------------------------------------
+    def set_engine(self, name: str, **options: Any) -> int:
+        """Load engine `name` (options such as device go to its factory)."""
+        return self._submit(PRIORITY_ENGINE, "engine", {"name": name, "options": options}, coalesce="engine")
+
+    def embed(self, key: Any, image: np.ndarray | Callable[[], np.ndarray], prefetch: bool = False) -> int:
+        """Compute (or reuse) the embedding of `image` (or of what a loader returns) under `key`."""
+        priority = PRIORITY_PREFETCH if prefetch else PRIORITY_EMBED
+        return self._submit(priority, "embed", {"key": key, "image": image})
+
+    def predict(self, key: Any, prompt: Prompt, coalesce: str | None = None) -> int:
+        """Masks for `prompt` on the image embedded under `key`; same `coalesce` tags replace each other."""
+        return self._submit(PRIORITY_INTERACTIVE, "predict", {"key": key, "prompt": prompt}, coalesce=coalesce)
+
+    def run_job(self, make: Callable[[Engine, threading.Event], Iterator[Any]]) -> int:
+        """Run a long generator job `make(engine, cancel)`; each yielded value arrives via job_yielded."""
+        cancel = threading.Event()
+        request_id = self._submit(PRIORITY_JOB, "job", {"make": make, "cancel": cancel})
+        self._jobs[request_id] = cancel
+        return request_id
+
+    def cancel(self, request_id: int) -> None:
+        """Cancel a pending request, or ask a running job to stop after its current step."""
+        if request_id in self._jobs:
+            self._jobs[request_id].set()
+        with self._cond:
+            for request in self._heap:
+                if request.id == request_id:
+                    request.cancelled = True
+
+    def has_embedding(self, key: Any) -> bool:
+        """True when `key` has been embedded (a cheap, thread-safe look)."""
+        with self._cond:
+            return key in self._embeddings
+
+    def stop(self, wait_ms: int = 5000) -> None:
+        """Stop the worker thread (cancelling running jobs)."""
+        for cancel in self._jobs.values():
+            cancel.set()
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._worker.wait(wait_ms)
+
+    @property
+    def engine(self) -> Engine | None:
+        """The loaded engine (read its attributes only; call it only through requests)."""
+        return self._engine
+
+    # -- queue ------------------------------------------------------------------------------------
+    def _submit(self, priority: int, kind: str, payload: dict[str, Any], coalesce: str | None = None) -> int:
+        request = _Request(priority, next(self._seq), next(self._ids), kind, payload, coalesce)
+        with self._cond:
+            if coalesce is not None:
+                for pending in self._heap:
+                    if pending.coalesce == coalesce:
+                        pending.cancelled = True
+            heapq.heappush(self._heap, request)
+            self._cond.notify()
+        return request.id
+
+    def _take(self) -> _Request | None:
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                while self._heap and self._heap[0].cancelled:
+                    heapq.heappop(self._heap)
+                if self._heap:
+                    return heapq.heappop(self._heap)
+                self.busy_changed.emit(False)
+                self._cond.wait()
+
+    # -- serving (worker thread) -------------------------------------------------------------------
+    def _serve(self, request: _Request) -> None:
+        self.busy_changed.emit(True)
+        payload = request.payload
+        if request.kind == "engine":
+            engine = self._factory(payload["name"], **payload["options"])
+            with self._cond:
+                self._engine = engine
+                self._embeddings.clear()
+            self.engine_ready.emit(payload["name"], engine.model_id, engine.device)
+        elif request.kind == "embed":
+            self._serve_embed(request)
+        elif request.kind == "predict":
+            engine = self._require_engine()
+            with self._cond:
+                embedding = self._embeddings.get(payload["key"])
+            if embedding is None:
+                raise RuntimeError("the image is not embedded yet; click again once it has loaded")
+            started = time.perf_counter()
+            prediction = engine.predict(embedding, payload["prompt"])
+            self.predicted.emit(request.id, payload["key"], prediction, (time.perf_counter() - started) * 1000)
+        elif request.kind == "job":
+            self._serve_job(request)
+
+    def _serve_embed(self, request: _Request) -> None:
+        engine = self._require_engine()
+        key = request.payload["key"]
+        started = time.perf_counter()
+        with self._cond:
+            cached = self._embeddings.get(key)
+        if cached is None:
+            image = request.payload["image"]
+            cached = engine.embed(image() if callable(image) else image)
+        with self._cond:
+            self._embeddings[key] = cached
+            self._embeddings.move_to_end(key)
+            while len(self._embeddings) > self._cache_size:
+                self._embeddings.popitem(last=False)
+        self.embedded.emit(request.id, key, (time.perf_counter() - started) * 1000)
+
+    def _serve_job(self, request: _Request) -> None:
+        cancel: threading.Event = request.payload["cancel"]
+        try:
+            for value in request.payload["make"](self._require_engine(), cancel):
+                self.job_yielded.emit(request.id, value)
+                if cancel.is_set():
+                    break
+        finally:
+            self._jobs.pop(request.id, None)
+            self.job_finished.emit(request.id, cancel.is_set())
+
+    def _require_engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("no engine is loaded")
+        return self._engine

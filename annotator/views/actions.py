@@ -1,0 +1,68 @@
+"""The one table of actions: text, shortcut, icon and menu; menus and the help overlay read it."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class ActionSpec(NamedTuple):
+    """One user action: `slot` names a MainWindow method called with no arguments."""
+
+    name: str
+    text: str
+    shortcut: str
+    icon: str
+    menu: str
+    slot: str
+    checkable: bool = False
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("open_folder", "Open &Folder…", "Ctrl+O", "fa5s.folder-open", "File", "choose_folder"),
+    ActionSpec("open_image", "Open &Image…", "Ctrl+Shift+O", "fa5s.image", "File", "choose_image"),
+    ActionSpec("open_project", "Open &Project…", "Ctrl+Alt+O", "fa5s.database", "File", "choose_project"),
+    ActionSpec("save_as", "Save Project &As…", "Ctrl+Shift+S", "fa5s.save", "File", "save_as"),
+    ActionSpec("export", "&Export…", "Ctrl+E", "fa5s.file-export", "File", "export_dialog"),
+    ActionSpec("load_labels", "Load &Label Set…", "", "fa5s.tags", "File", "choose_label_set"),
+    ActionSpec("quit", "&Quit", "Ctrl+Q", "fa5s.power-off", "File", "close"),
+    ActionSpec("undo", "&Undo", "Ctrl+Z", "fa5s.undo", "Edit", "undo"),
+    ActionSpec("redo", "&Redo", "Ctrl+Shift+Z", "fa5s.redo", "Edit", "redo"),
+    ActionSpec("new_object", "&New Object (accept)", "N", "fa5s.plus-square", "Edit", "new_object"),
+    ActionSpec("accept", "Accept Object", "Return", "fa5s.check", "Edit", "new_object"),
+    ActionSpec("cycle", "Next &Candidate Mask", "Tab", "fa5s.sync", "Edit", "cycle_candidate"),
+    ActionSpec("delete_object", "&Delete Object", "Delete", "fa5s.trash", "Edit", "delete_object"),
+    ActionSpec("merge_objects", "&Merge Selected Objects", "Ctrl+M", "fa5s.object-group", "Edit", "merge_objects"),
+    ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "fill_holes"),
+    ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "remove_islands"),
+    ActionSpec("toggle_lock", "&Lock/Unlock Object", "L", "fa5s.lock", "Edit", "toggle_lock"),
+    ActionSpec("tool_point", "&Point Tool", "P", "fa5s.mouse-pointer", "Tools", "use_point_tool", True),
+    ActionSpec("tool_box", "&Box Tool", "B", "fa5s.vector-square", "Tools", "use_box_tool", True),
+    ActionSpec("tool_brush", "B&rush", "D", "fa5s.paint-brush", "Tools", "use_brush_tool", True),
+    ActionSpec("tool_eraser", "&Eraser", "E", "fa5s.eraser", "Tools", "use_eraser_tool", True),
+    ActionSpec("hover", "&Hover Preview", "H", "fa5s.eye", "Tools", "toggle_hover", True),
+    ActionSpec("fit", "&Fit Image", "0", "fa5s.expand", "View", "fit"),
+    ActionSpec("zoom_in", "Zoom &In", "=", "fa5s.search-plus", "View", "zoom_in"),
+    ActionSpec("zoom_out", "Zoom &Out", "-", "fa5s.search-minus", "View", "zoom_out"),
+    ActionSpec("next_item", "&Next Image", "Right", "fa5s.arrow-right", "Navigate", "next_item"),
+    ActionSpec("previous_item", "&Previous Image", "Left", "fa5s.arrow-left", "Navigate", "previous_item"),
+    ActionSpec("toggle_done", "Mark &Done", "Ctrl+D", "fa5s.check-circle", "Navigate", "toggle_done"),
+    ActionSpec("help", "&Keyboard Shortcuts", "F1", "fa5s.keyboard", "Help", "show_help"),
+)
+
+MENUS: tuple[str, ...] = ("File", "Edit", "Tools", "View", "Navigate", "Help")
+
+
+def help_text() -> str:
+    """Shortcut table as HTML for the help overlay (read from ACTIONS, so never out of date)."""
+    rows = [f"<tr><td><b>{a.shortcut}</b></td><td>{a.text.replace('&', '')}</td></tr>" for a in ACTIONS if a.shortcut]
+    extra = [
+        ("Left click", "positive point (Point tool)"),
+        ("Right / Shift click", "negative point"),
+        ("Drag", "box (Box tool), paint (Brush/Eraser)"),
+        ("Ctrl + wheel", "brush size (Brush/Eraser)"),
+        ("Wheel", "zoom at the cursor"),
+        ("Middle drag / Space + drag", "pan"),
+        ("1 … 9", "give the selected object label 1 … 9"),
+    ]
+    rows += [f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in extra]
+    return "<table cellspacing=6>" + "".join(rows) + "</table>"

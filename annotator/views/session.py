@@ -1,0 +1,351 @@
+"""AnnotationSession: turns canvas gestures into engine requests and engine results into commands.
+
+It owns the view state (current item, selected object, the prompt draft) — never undoable — and
+routes every change of the document through `Project.execute`. Results of interactive requests
+are matched to the request that asked for them; stale previews are dropped, but a click is never
+lost: its result is applied to the object and item it was made on, even after navigating away.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from scipy import ndimage
+
+from annotator.bridge import EngineBridge
+from annotator.document import AddObject, Mask, Project, Prompts, SetMask
+from annotator.document.model import Item
+from annotator.errors import AnnotatorError, MediaError
+from annotator.io.media import read_image
+from annotator.views.canvas import CanvasView
+from annotator.workspace import media_path
+from model.protocol import Prediction, Prompt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Draft:
+    """The prompts being built for one object (object_id None until its first mask exists)."""
+
+    serial: int
+    item_id: int
+    frame: int
+    object_id: int | None = None
+    points: list[tuple[float, float, bool]] = field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+    logits: np.ndarray | None = None
+    prediction: Prediction | None = None
+    candidate: int = 0
+
+
+@dataclass(frozen=True)
+class _Pending:
+    draft: Draft
+    commit: bool
+    points: tuple[tuple[float, float, bool], ...]
+    box: tuple[float, float, float, float] | None
+
+
+class AnnotationSession(QObject):
+    """Glue between canvas, engine bridge and project for the item on screen."""
+
+    message = Signal(str)
+    selection_changed = Signal(object)  # object id or None
+    item_changed = Signal(object)  # item id or None
+    timing = Signal(str, float)  # what, milliseconds
+
+    def __init__(self, canvas: CanvasView, bridge: EngineBridge) -> None:
+        super().__init__()
+        self.canvas = canvas
+        self.bridge = bridge
+        self.project: Project | None = None
+        self.item: Item | None = None
+        self.frame = 0
+        self.image: np.ndarray | None = None
+        self.selected: int | None = None
+        self.label_id: int | None = None
+        self._serial = 0
+        self.draft: Draft | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._latest_preview = 0
+        self.embedded_keys: set[Any] = set()
+        canvas.point_clicked.connect(self.add_point)
+        canvas.box_dragged.connect(lambda *box: self._request(box=box, commit=False))
+        canvas.box_finished.connect(lambda *box: self._request(box=box, commit=True))
+        canvas.hovered.connect(self._hover)
+        canvas.stroke_finished.connect(self.apply_stroke)
+        bridge.predicted.connect(self._on_predicted)
+        bridge.embedded.connect(self._on_embedded)
+        bridge.errored.connect(self._on_errored)
+
+    # -- project and item ---------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        """Work on another project."""
+        if self.project is not None:
+            self.project.events.mask_changed.disconnect(self._on_mask_changed)
+            self.project.events.row_changed.disconnect(self._on_row_changed)
+            self.project.events.rows_removed.disconnect(self._on_rows_removed)
+        self.project = project
+        self.item = None
+        self.select(None)
+        if project is not None:
+            project.events.mask_changed.connect(self._on_mask_changed)
+            project.events.row_changed.connect(self._on_row_changed)
+            project.events.rows_removed.connect(self._on_rows_removed)
+
+    @property
+    def key(self) -> tuple[int, int] | None:
+        """Embedding key of what is on screen: (item id, frame)."""
+        return None if self.item is None else (self.item.id, self.frame)
+
+    def show_item(self, item_id: int | None, prefetch: list[int] | None = None) -> bool:
+        """Show an item: read its image, ask for its embedding, draw its masks; False on a bad image."""
+        self.select(None)
+        self.item = None if (item_id is None or self.project is None) else self.project.item(item_id)
+        self.frame = 0
+        self.image = None
+        self.item_changed.emit(item_id)
+        if self.item is None or self.project is None:
+            self.canvas.set_image(None)
+            return False
+        path = media_path(self.project, self.item.path)
+        try:
+            self.image = read_image(path)
+        except MediaError as error:
+            self.canvas.set_image(None)
+            self.message.emit(str(error))
+            return False
+        self.canvas.set_image(self.image)
+        self.bridge.embed((self.item.id, 0), self.image)
+        for other in prefetch or []:
+            other_path = media_path(self.project, self.project.item(other).path)
+            self.bridge.embed((other, 0), lambda p=other_path: read_image(p), prefetch=True)
+        self.refresh_overlays()
+        return True
+
+    def refresh_overlays(self) -> None:
+        """Redraw every object overlay of the item on screen."""
+        self.canvas.clear_overlays()
+        if self.project is None or self.item is None:
+            return
+        for obj in self.project.objects(self.item.id):
+            self._draw(obj.id)
+
+    def _draw(self, object_id: int) -> None:
+        assert self.project is not None
+        obj = self.project.object(object_id)
+        mask = self.project.mask(object_id, self.frame)
+        self.canvas.set_overlay(object_id, mask, obj.color, object_id == self.selected, obj.visible)
+
+    def _on_mask_changed(self, object_id: int, frame: int) -> None:
+        if self.item is not None and frame == self.frame and self._shown(object_id):
+            self._draw(object_id)
+
+    def _on_row_changed(self, kind: str, before: Any, after: Any) -> None:
+        if kind == "object" and self.item is not None and after.item_id == self.item.id:
+            self._draw(after.id)
+
+    def _on_rows_removed(self, kind: str, parent: int, index: int, row: Any) -> None:
+        if kind == "object" and self.item is not None and parent == self.item.id:
+            self.canvas.set_overlay(row.id, None, row.color, False, False)
+            if self.selected == row.id:
+                self.select(None)
+
+    def _shown(self, object_id: int) -> bool:
+        assert self.project is not None and self.item is not None
+        try:
+            return self.project.object(object_id).item_id == self.item.id
+        except AnnotatorError:
+            return False
+
+    # -- selection and drafts -----------------------------------------------------------------
+    def select(self, object_id: int | None) -> None:
+        """Select an object (None: the next prompt starts a new object)."""
+        previous, self.selected = self.selected, object_id
+        self.draft = None
+        if object_id is not None and self.project is not None and self.item is not None:
+            record = self.project.mask_record(object_id, self.frame)
+            prompts = record.prompts if record else Prompts()
+            self.draft = self._new_draft(object_id, list(prompts.points), prompts.box)
+        for changed in {previous, object_id} - {None}:
+            if self.project is not None and self.item is not None and self._shown(changed):
+                self._draw(changed)
+        self._show_markers()
+        self.canvas.set_preview(None)
+        self.selection_changed.emit(object_id)
+
+    def new_object(self) -> None:
+        """Accept the current object and start a new one."""
+        self.select(None)
+
+    def _new_draft(self, object_id: int | None, points: list, box: Any) -> Draft:
+        assert self.item is not None
+        self._serial += 1
+        return Draft(self._serial, self.item.id, self.frame, object_id, points, box)
+
+    def _show_markers(self) -> None:
+        draft = self.draft
+        self.canvas.set_markers(list(draft.points) if draft else [], draft.box if draft else None)
+
+    # -- prompts --------------------------------------------------------------------------------
+    def add_point(self, x: float, y: float, positive: bool) -> None:
+        """A click: add a point to the draft and ask for the mask."""
+        self._request(point=(x, y, positive), commit=True)
+
+    def _hover(self, x: float, y: float) -> None:
+        if self.draft is None or not self.draft.points:
+            self._request(point=(x, y, True), commit=False, hover=True)
+
+    def _request(
+        self,
+        point: tuple[float, float, bool] | None = None,
+        box: tuple[float, ...] | None = None,
+        commit: bool = True,
+        hover: bool = False,
+    ) -> None:
+        if self.project is None or self.item is None or self.image is None:
+            self.message.emit("open an image first")
+            return
+        if self.selected is not None and self.project.object(self.selected).locked:
+            self.message.emit("the selected object is locked")
+            return
+        if self.draft is None:
+            self.draft = self._new_draft(None, [], None)
+        draft = self.draft
+        points = list(draft.points) if not hover else []
+        if point is not None:
+            points.append(point)
+        prompt_box = tuple(box) if box is not None else (draft.box if not hover else None)
+        if not hover and self.key not in self.embedded_keys:
+            self.message.emit("the model is still reading this image; your click is queued and applies when ready")
+        prompt = Prompt.from_clicks(points, prompt_box)
+        if draft.logits is not None and not hover and box is None:
+            prompt = Prompt(prompt.points, prompt.labels, prompt.box, logits=draft.logits)
+        tag = f"commit-{draft.serial}" if commit else ("hover" if hover else f"drag-{draft.serial}")
+        request_id = self.bridge.predict(self.key, prompt, coalesce=tag)
+        pending = _Pending(draft, commit, tuple(points), prompt_box)  # type: ignore[arg-type]
+        self._pending = {rid: p for rid, p in self._pending.items() if p.commit or rid == request_id}
+        self._pending[request_id] = pending
+        if commit:
+            draft.points, draft.box = points, prompt_box  # type: ignore[assignment]
+            self._show_markers()
+        else:
+            self._latest_preview = request_id
+
+    def _on_embedded(self, request_id: int, key: Any, ms: float) -> None:
+        self.embedded_keys.add(key)
+        if key == self.key:
+            self.timing.emit("embed", ms)
+            self.message.emit(f"image ready ({ms:.0f} ms)")
+
+    def _on_errored(self, request_id: int, kind: str, text: str) -> None:
+        pending = self._pending.pop(request_id, None)
+        if pending is not None and pending.commit:
+            self.message.emit(f"the click could not be applied: {text}")
+        elif kind != "predict" or pending is not None:
+            self.message.emit(f"engine error ({kind}): {text}")
+
+    def _on_predicted(self, request_id: int, key: Any, prediction: Prediction, ms: float) -> None:
+        pending = self._pending.pop(request_id, None)
+        if pending is None:
+            return  # replaced by a newer request of the same kind
+        self.timing.emit("predict", ms)
+        if not pending.commit:
+            if request_id == self._latest_preview and key == self.key:
+                self.canvas.set_preview(prediction.best_mask)
+            return
+        draft = pending.draft
+        draft.prediction, draft.candidate = prediction, prediction.best
+        draft.logits = prediction.logits[prediction.best : prediction.best + 1] if len(prediction.logits) else None
+        self._commit(draft, prediction.masks[prediction.best], pending.points, pending.box)
+        self.canvas.set_preview(None)
+
+    def _commit(self, draft: Draft, mask: np.ndarray, points: tuple, box: Any) -> None:
+        assert self.project is not None
+        prompts = Prompts(tuple(points), box)
+        try:
+            if draft.object_id is None:
+                obj = self.project.execute(
+                    AddObject(
+                        draft.item_id, self.label_id, mask=Mask.from_array(mask), frame=draft.frame, prompts=prompts
+                    )
+                )
+                draft.object_id = obj.id
+                if self.draft is draft:
+                    self.selected = obj.id
+                    self._draw(obj.id)
+                    self.selection_changed.emit(obj.id)
+            else:
+                self.project.execute(SetMask(draft.object_id, draft.frame, Mask.from_array(mask), "user", prompts))
+        except AnnotatorError as error:
+            self.message.emit(str(error))
+
+    def cycle_candidate(self) -> None:
+        """Replace the selected object's mask with the model's next candidate (ambiguous clicks)."""
+        draft = self.draft
+        if draft is None or draft.prediction is None or draft.object_id is None:
+            self.message.emit("no candidates to cycle through: click first")
+            return
+        prediction = draft.prediction
+        draft.candidate = (draft.candidate + 1) % len(prediction.masks)
+        draft.logits = prediction.logits[draft.candidate : draft.candidate + 1]
+        self._commit(draft, prediction.masks[draft.candidate], tuple(draft.points), draft.box)
+        self.message.emit(f"candidate {draft.candidate + 1} of {len(prediction.masks)}")
+
+    # -- brush, eraser and clean-up --------------------------------------------------------------
+    def apply_stroke(self, stroke: np.ndarray, erase: bool) -> None:
+        """Add (brush) or remove (eraser) a stroke on the selected object: one undo step."""
+        if self.project is None or self.item is None:
+            return
+        if self.selected is None:
+            if erase:
+                self.message.emit("select an object to erase from")
+                return
+            obj = self.project.execute(AddObject(self.item.id, self.label_id, mask=Mask.from_array(stroke)))
+            self.select(obj.id)
+            return
+        current = self.project.mask(self.selected, self.frame)
+        base = current.to_array() if current is not None else np.zeros(stroke.shape, bool)
+        self._set_selected_mask(base & ~stroke if erase else base | stroke)
+
+    def _set_selected_mask(self, full: np.ndarray) -> None:
+        assert self.project is not None and self.selected is not None
+        record = self.project.mask_record(self.selected, self.frame)
+        prompts = record.prompts if record else Prompts()
+        try:
+            self.project.execute(SetMask(self.selected, self.frame, Mask.from_array(full), "user", prompts))
+        except AnnotatorError as error:
+            self.message.emit(str(error))
+        if self.draft is not None:
+            self.draft.logits = None  # the mask no longer comes from the model alone
+
+    def fill_holes(self) -> None:
+        """Fill the holes of the selected object's mask."""
+        mask = self._selected_mask()
+        if mask is not None:
+            self._set_selected_mask(ndimage.binary_fill_holes(mask))
+
+    def remove_islands(self, min_fraction: float = 0.05) -> None:
+        """Drop specks: parts smaller than `min_fraction` of the largest part."""
+        mask = self._selected_mask()
+        if mask is None:
+            return
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        if count <= 2:
+            return
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        keep = np.flatnonzero(areas >= max(1, areas.max() * min_fraction)) + 1
+        self._set_selected_mask(np.isin(labels, keep))
+
+    def _selected_mask(self) -> np.ndarray | None:
+        if self.project is None or self.selected is None:
+            self.message.emit("select an object first")
+            return None
+        mask = self.project.mask(self.selected, self.frame)
+        return None if mask is None else mask.to_array()

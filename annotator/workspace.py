@@ -1,0 +1,92 @@
+"""Opening what the user points at (folder, image, project) as a Project, Qt-free."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import platformdirs
+
+from annotator.document import AddItem, Batch, Project
+from annotator.document.store import SUFFIX
+from annotator.errors import AnnotatorError, MediaError
+from annotator.io.media import image_size, is_image, list_images
+
+log = logging.getLogger(__name__)
+
+PROJECT_NAME = "annotations" + SUFFIX
+
+
+def _writable_dir(folder: Path) -> bool:
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+
+
+def project_path_for_folder(folder: Path) -> Path:
+    """Where a folder's project lives: inside it when writable, else in the user data dir."""
+    folder = folder.resolve()
+    if _writable_dir(folder):
+        return folder / PROJECT_NAME
+    digest = hashlib.sha1(str(folder).encode()).hexdigest()[:16]
+    data = Path(os.environ.get("ANNOTATOR_DATA_DIR") or platformdirs.user_data_dir("annotator"))
+    (data / "projects").mkdir(parents=True, exist_ok=True)
+    return data / "projects" / f"{folder.name}-{digest}{SUFFIX}"
+
+
+def media_path(project: Project, item_path: str) -> Path:
+    """The file of an item: its stored path, relative to the project file's folder when relative."""
+    path = Path(item_path)
+    if path.is_absolute() or project.path is None:
+        return path
+    return project.path.parent / path
+
+
+def _stored_path(project_file: Path, media: Path) -> str:
+    try:
+        return media.resolve().relative_to(project_file.parent.resolve()).as_posix()
+    except ValueError:
+        return str(media.resolve())
+
+
+def sync_folder(project: Project, folder: Path) -> list[str]:
+    """Add the folder's images that the project lacks (one step, not undoable); returns problems."""
+    assert project.path is not None
+    known = {str(media_path(project, item.path).resolve()) for item in project.items}
+    commands, problems = [], []
+    for image in list_images(folder):
+        if str(image.resolve()) in known:
+            continue
+        try:
+            width, height = image_size(image)
+        except MediaError as error:
+            problems.append(str(error))
+            width = height = 0
+        commands.append(AddItem(_stored_path(project.path, image), "image", width, height))
+    if commands:
+        project.execute(Batch(tuple(commands), "Add images"))
+        project.history.clear()
+    return problems
+
+
+def open_path(path: Path) -> tuple[Project, str | None, list[str]]:
+    """Open a project file, a folder, or an image (its folder's project, that image selected).
+
+    Returns the project, the stored path of the item to show first (or None) and the problems met.
+    """
+    path = path.expanduser()
+    if path.is_file() and path.suffix == SUFFIX:
+        return Project.open(path), None, []
+    if path.is_dir():
+        folder, first = path, None
+    elif path.is_file() and is_image(path):
+        folder, first = path.parent, path
+    elif not path.exists():
+        raise AnnotatorError(f"{path}: does not exist")
+    else:
+        raise AnnotatorError(f"{path}: not an image, a folder of images or a project ({SUFFIX})")
+    project_file = project_path_for_folder(folder)
+    project = Project.open(project_file) if project_file.exists() else Project.create(project_file)
+    problems = sync_folder(project, folder)
+    chosen = None if first is None else _stored_path(project_file, first)
+    return project, chosen, problems
