@@ -37,7 +37,12 @@ def specs() -> dict[str, EngineSpec]:
             if error.name != provider:
                 log.warning("engine provider %s could not be imported: %s", provider, error)
             continue
-        for spec in module.engine_specs():
+        try:
+            provided = module.engine_specs()
+        except Exception as error:  # a broken provider must not take the others down
+            log.warning("engine provider %s failed to list its engines: %s", provider, error)
+            continue
+        for spec in provided:
             found[spec.name] = spec
     return found
 
