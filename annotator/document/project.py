@@ -46,6 +46,8 @@ class Project:
         self._frames: dict[int, set[int]] = {}
         self._next_ids = {k: v + 1 for k, v in (store.max_ids() if store else {}).items()}
         self._memory_only = False
+        self._group: list[Change] | None = None
+        self._group_description = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
     @classmethod
@@ -164,6 +166,20 @@ class Project:
             self._frames[object_id] = set(self.store.mask_frames(object_id)) if self.store else set()
         return self._frames[object_id]
 
+    def frame_sources(self, object_id: int) -> dict[int, str]:
+        """Source ('user', 'propagated', 'imported') of each frame with a mask, without decoding masks."""
+        if self.store is not None:
+            sources = self.store.mask_sources(object_id)
+        else:
+            sources = {}
+        for (obj, frame), entry in self._masks.items():
+            if obj == object_id:
+                if entry is None:
+                    sources.pop(frame, None)
+                else:
+                    sources[frame] = entry[1].source
+        return sources
+
     def mask(self, object_id: int, frame: int = 0) -> Mask | None:
         """The object's mask on a frame, or None when it has none."""
         entry = self._mask_entry(object_id, frame)
@@ -206,14 +222,39 @@ class Project:
             applied.append(change)
 
         result = self._transact(lambda: command.run(self, apply), applied)
-        if applied:
+        if applied and self._group is not None:
+            self._group.extend(applied)
+        elif applied:
             self.history.push(Step(command.description, tuple(applied)))
             self.events.history_changed.emit()
         return result
 
+    def begin_group(self, description: str) -> None:
+        """Start collecting the following commands into one undo step (each still saves at once).
+
+        Used for long runs such as a propagation: every frame is saved as it arrives, yet the
+        whole run, or what was done of it before a cancel, undoes in one step.
+        """
+        if self._group is not None:
+            raise CommandError("a group of edits is already open")
+        self._group = []
+        self._group_description = description
+
+    def end_group(self) -> None:
+        """Close the group opened by begin_group and record it as one undo step."""
+        changes, self._group = self._group, None
+        if changes:
+            self.history.push(Step(self._group_description, tuple(changes)))
+            self.events.history_changed.emit()
+
+    @property
+    def in_group(self) -> bool:
+        """True between begin_group and end_group."""
+        return self._group is not None
+
     def undo(self) -> bool:
         """Undo the last step; False when there is nothing to undo."""
-        if not self.history.can_undo:
+        if not self.history.can_undo or self._group is not None:
             return False
         step = self.history.pop_undo()
         self._replay(invert_all(step.changes))
@@ -223,7 +264,7 @@ class Project:
 
     def redo(self) -> bool:
         """Redo the last undone step; False when there is nothing to redo."""
-        if not self.history.can_redo:
+        if not self.history.can_redo or self._group is not None:
             return False
         step = self.history.pop_redo()
         self._replay(step.changes)

@@ -269,6 +269,11 @@ class ProjectStore:
         rows = self._conn.execute("SELECT frame FROM masks WHERE object_id = ? ORDER BY frame", (object_id,))
         return [int(r[0]) for r in rows]
 
+    def mask_sources(self, object_id: int) -> dict[int, str]:
+        """Frame -> source of an object's stored masks (no pixels decoded)."""
+        rows = self._conn.execute("SELECT frame, source FROM masks WHERE object_id = ?", (object_id,))
+        return {int(frame): str(source) for frame, source in rows}
+
     def max_ids(self) -> dict[str, int]:
         """Largest id in use per row kind (0 when none)."""
         return {

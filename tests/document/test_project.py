@@ -210,3 +210,20 @@ def test_mask_cache_is_bounded_but_content_survives(tmp_path: Path) -> None:
     assert all(project.mask(obj.id, f) == _rect(f, 0, f + 5, 5) for f in range(20))
     project.undo()
     assert all(project.mask(obj.id, f) is None for f in range(20))
+
+
+def test_a_group_of_commands_is_one_undo_step_saved_as_it_goes(project: Project) -> None:
+    item = project.execute(AddItem("v.mp4", "video", 64, 48, frame_count=6))
+    obj = project.execute(AddObject(item.id, mask=_rect(0, 0, 10, 10)))
+    steps = len(project.history._undo)
+    project.begin_group("Propagate")
+    for frame in range(1, 4):
+        project.execute(SetMask(obj.id, frame, _rect(frame, 0, frame + 10, 10), "propagated"))
+        assert Project.open(project.path).mask_frames(obj.id) == list(range(frame + 1))
+    assert not project.undo()  # no undo in the middle of a run
+    project.end_group()
+    assert len(project.history._undo) == steps + 1
+    assert project.frame_sources(obj.id) == {0: "user", 1: "propagated", 2: "propagated", 3: "propagated"}
+    project.undo()
+    assert project.mask_frames(obj.id) == [0]
+    assert Project.in_memory().frame_sources(1) == {}
