@@ -98,10 +98,16 @@ class EngineBridge(QObject):
         """Load engine `name` (options such as device go to its factory)."""
         return self._submit(PRIORITY_ENGINE, "engine", {"name": name, "options": options}, coalesce="engine")
 
-    def embed(self, key: Any, image: np.ndarray | Callable[[], np.ndarray], prefetch: bool = False) -> int:
+    def embed(
+        self,
+        key: Any,
+        image: np.ndarray | Callable[[], np.ndarray],
+        prefetch: bool = False,
+        coalesce: str | None = None,
+    ) -> int:
         """Compute (or reuse) the embedding of `image` (or of what a loader returns) under `key`."""
         priority = PRIORITY_PREFETCH if prefetch else PRIORITY_EMBED
-        return self._submit(priority, "embed", {"key": key, "image": image})
+        return self._submit(priority, "embed", {"key": key, "image": image}, coalesce=coalesce)
 
     def predict(self, key: Any, prompt: Prompt, coalesce: str | None = None) -> int:
         """Masks for `prompt` on the image embedded under `key`; same `coalesce` tags replace each other."""
@@ -213,6 +219,9 @@ class EngineBridge(QObject):
                 self.job_yielded.emit(request.id, value)
                 if cancel.is_set():
                     break
+        except Exception as error:  # reported before job_finished, so listeners still know the job
+            log.exception("job %s failed", request.id)
+            self.errored.emit(request.id, request.kind, str(error) or type(error).__name__)
         finally:
             self._jobs.pop(request.id, None)
             self.job_finished.emit(request.id, cancel.is_set())

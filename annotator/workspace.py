@@ -12,7 +12,8 @@ import platformdirs
 from annotator.document import AddItem, Batch, Project
 from annotator.document.store import SUFFIX
 from annotator.errors import AnnotatorError, MediaError
-from annotator.io.media import image_size, is_image, list_images
+from annotator.io.media import VIDEO_SUFFIXES, image_size, is_image, list_images
+from annotator.io.video import open_frames
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +50,55 @@ def _stored_path(project_file: Path, media: Path) -> str:
         return str(media.resolve())
 
 
+def is_frame_folder(folder: Path) -> bool:
+    """True for a folder of numbered frames (00000.jpg, 00001.jpg, …): a video, not an image set."""
+    images = list_images(folder)
+    return len(images) >= 2 and all(p.stem.isdigit() for p in images)
+
+
+def list_videos(folder: Path) -> list[Path]:
+    """Video files directly inside `folder`, sorted by name."""
+    return sorted(
+        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES),
+        key=lambda p: p.name.lower(),
+    )
+
+
+def video_item(project_file: Path, path: Path) -> AddItem:
+    """The AddItem of a video file or frame folder (MediaError when unreadable)."""
+    frames = open_frames(path)
+    try:
+        return AddItem(_stored_path(project_file, path), "video", frames.width, frames.height, len(frames), frames.fps)
+    finally:
+        frames.close()
+
+
 def sync_folder(project: Project, folder: Path) -> list[str]:
-    """Add the folder's images that the project lacks (one step, not undoable); returns problems."""
+    """Add the folder's images and videos that the project lacks (one step, not undoable); returns problems."""
     assert project.path is not None
     known = {str(media_path(project, item.path).resolve()) for item in project.items}
     commands, problems = [], []
-    for image in list_images(folder):
-        if str(image.resolve()) in known:
+    if is_frame_folder(folder):
+        if str(folder.resolve()) not in known:
+            commands.append(video_item(project.path, folder))
+        media: list[Path] = []
+    else:
+        media = sorted([*list_images(folder), *list_videos(folder)], key=lambda p: p.name.lower())
+    for path in media:
+        if str(path.resolve()) in known:
+            continue
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            try:
+                commands.append(video_item(project.path, path))
+            except MediaError as error:
+                problems.append(str(error))
             continue
         try:
-            width, height = image_size(image)
+            width, height = image_size(path)
         except MediaError as error:
             problems.append(str(error))
             width = height = 0
-        commands.append(AddItem(_stored_path(project.path, image), "image", width, height))
+        commands.append(AddItem(_stored_path(project.path, path), "image", width, height))
     if commands:
         project.execute(Batch(tuple(commands), "Add images"))
         project.history.clear()
@@ -79,12 +115,12 @@ def open_path(path: Path) -> tuple[Project, str | None, list[str]]:
         return Project.open(path), None, []
     if path.is_dir():
         folder, first = path, None
-    elif path.is_file() and is_image(path):
+    elif path.is_file() and (is_image(path) or path.suffix.lower() in VIDEO_SUFFIXES):
         folder, first = path.parent, path
     elif not path.exists():
         raise AnnotatorError(f"{path}: does not exist")
     else:
-        raise AnnotatorError(f"{path}: not an image, a folder of images or a project ({SUFFIX})")
+        raise AnnotatorError(f"{path}: not an image, a video, a folder or a project ({SUFFIX})")
     project_file = project_path_for_folder(folder)
     project = Project.open(project_file) if project_file.exists() else Project.create(project_file)
     problems = sync_folder(project, folder)

@@ -46,10 +46,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("next_item", "&Next Image", "Right", "fa5s.arrow-right", "Navigate", "next_item"),
     ActionSpec("previous_item", "&Previous Image", "Left", "fa5s.arrow-left", "Navigate", "previous_item"),
     ActionSpec("toggle_done", "Mark &Done", "Ctrl+D", "fa5s.check-circle", "Navigate", "toggle_done"),
+    ActionSpec("next_frame", "Next &Frame", ".", "fa5s.step-forward", "Video", "next_frame"),
+    ActionSpec("previous_frame", "Previous F&rame", ",", "fa5s.step-backward", "Video", "previous_frame"),
+    ActionSpec("next_keyframe", "Next &Keyframe", "Ctrl+.", "fa5s.fast-forward", "Video", "next_keyframe"),
+    ActionSpec("previous_keyframe", "Previous Keyframe", "Ctrl+,", "fa5s.fast-backward", "Video", "previous_keyframe"),
+    ActionSpec("play", "&Play / Pause", "K", "fa5s.play", "Video", "toggle_play"),
+    ActionSpec(
+        "propagate_forward", "Propagate &Forward", "Ctrl+Shift+Right", "fa5s.arrow-right", "Video", "propagate_forward"
+    ),
+    ActionSpec(
+        "propagate_backward", "Propagate &Backward", "Ctrl+Shift+Left", "fa5s.arrow-left", "Video", "propagate_backward"
+    ),
+    ActionSpec(
+        "propagate_both", "Propagate B&oth Ways", "Ctrl+Shift+Up", "fa5s.arrows-alt-h", "Video", "propagate_both"
+    ),
+    ActionSpec("cancel_propagation", "&Cancel Propagation", "Escape", "fa5s.stop", "Video", "cancel_propagation"),
     ActionSpec("help", "&Keyboard Shortcuts", "F1", "fa5s.keyboard", "Help", "show_help"),
 )
 
-MENUS: tuple[str, ...] = ("File", "Edit", "Tools", "View", "Navigate", "Help")
+MENUS: tuple[str, ...] = ("File", "Edit", "Tools", "View", "Navigate", "Video", "Help")
 
 
 def help_text() -> str:

@@ -109,6 +109,14 @@ class CanvasView(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.fit()
 
+    def replace_image(self, image: np.ndarray) -> None:
+        """Show another frame of the same size, keeping zoom and pan (scrubbing)."""
+        if image.shape[:2] != self._image_size:
+            self.set_image(image)
+            return
+        self.image_item.setPixmap(QPixmap.fromImage(rgb_image(image)))
+        self.set_preview(None)
+
     @property
     def image_size(self) -> tuple[int, int]:
         """(height, width) of the image shown."""

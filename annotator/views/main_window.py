@@ -37,7 +37,9 @@ from annotator.views.canvas import CanvasView, Tool
 from annotator.views.labels_panel import LabelsPanel
 from annotator.views.layer_list import LayerListModel, ObjectIdRole
 from annotator.views.model_panel import ModelPanel
+from annotator.views.propagation import PropagationController
 from annotator.views.session import AnnotationSession
+from annotator.views.timeline import Timeline
 from annotator.workspace import open_path
 from model.paths import config_dir
 
@@ -63,6 +65,8 @@ class MainWindow(QMainWindow):
         self.layer_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.labels_panel = LabelsPanel()
         self.model_panel = ModelPanel(self.bridge, engine_name)
+        self.timeline = Timeline()
+        self.propagation = PropagationController(self.bridge)
         self.actions: dict[str, QAction] = {}
         self._build_docks()
         self._build_actions()
@@ -84,6 +88,8 @@ class MainWindow(QMainWindow):
         self._dock("Objects", self.layer_view, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Labels", self.labels_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.timeline_dock = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.timeline_dock.hide()
 
     def _build_actions(self) -> None:
         menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
@@ -136,6 +142,12 @@ class MainWindow(QMainWindow):
         self.labels_panel.list.currentItemChanged.connect(self._label_highlighted)
         self.model_panel.status_changed.connect(self.engine_status.setText)
         self.bridge.busy_changed.connect(self.model_panel.set_busy)
+        self.timeline.frame_requested.connect(self.show_frame)
+        self.timeline.propagate_requested.connect(self.propagate)
+        self.timeline.cancel_requested.connect(self.cancel_propagation)
+        self.propagation.progressed.connect(lambda low, high: self.timeline.set_progress((low, high)))
+        self.propagation.finished.connect(self._propagation_finished)
+        self.propagation.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     # -- opening ----------------------------------------------------------------------------------
     def open_path(self, path: Path) -> bool:
@@ -191,6 +203,9 @@ class MainWindow(QMainWindow):
 
     def _navigator_entry(self, item: Any) -> QListWidgetItem:
         entry = QListWidgetItem(("✔ " if item.done else "   ") + item.name)
+        if item.kind == "video":
+            entry.setIcon(qta.icon("fa5s.film"))
+            entry.setToolTip(f"video: {item.frame_count} frames, {item.fps:.2f} fps, {item.width}x{item.height}")
         entry.setData(Qt.ItemDataRole.UserRole, item.id)
         return entry
 
@@ -204,8 +219,16 @@ class MainWindow(QMainWindow):
             return
         items = self.project.items
         prefetch = [items[i].id for i in (row + 1, row + 2) if i < len(items)]
-        self.layers.set_item(items[row].id)
-        self.session.show_item(items[row].id, prefetch)
+        if self.propagation.running:
+            self.propagation.cancel()
+        item = items[row]
+        self.layers.set_item(item.id)
+        self.session.show_item(item.id, prefetch if item.kind == "image" else [])
+        is_video = item.kind == "video" and self.session.frames is not None
+        self.timeline_dock.setVisible(is_video)
+        if is_video:
+            self.timeline.set_item(self.project, item.id, item.frame_count, item.fps)
+            self.timeline.set_current(0)
 
     # -- slots named in ACTIONS -------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -367,6 +390,64 @@ class MainWindow(QMainWindow):
         """The shortcut overlay."""
         QMessageBox.information(self, "Keyboard shortcuts", help_text())
 
+    # -- video ----------------------------------------------------------------------------------
+    def show_frame(self, frame: int) -> None:
+        """Show frame `frame` of the video on screen."""
+        if self.session.show_frame(frame):
+            self.timeline.set_current(frame)
+
+    def next_frame(self) -> None:
+        """One frame forward."""
+        self.timeline.step(1)
+
+    def previous_frame(self) -> None:
+        """One frame back."""
+        self.timeline.step(-1)
+
+    def next_keyframe(self) -> None:
+        """Jump to the next user keyframe."""
+        self.timeline.next_keyframe()
+
+    def previous_keyframe(self) -> None:
+        """Jump to the previous user keyframe."""
+        self.timeline.previous_keyframe()
+
+    def toggle_play(self) -> None:
+        """Play or pause the video."""
+        self.timeline.toggle_play()
+
+    def propagate(self, direction: str) -> bool:
+        """Propagate the selected objects (all, when none is selected) from the current frame."""
+        session = self.session
+        if self.project is None or session.item is None or session.frames is None:
+            self.statusBar().showMessage("propagation needs a video on screen", 8000)
+            return False
+        ids = self._selected_ids() or [obj.id for obj in self.project.objects(session.item.id)]
+        return self.propagation.start(self.project, session.item.id, session.frames, session.frame, ids, direction)  # type: ignore[arg-type]
+
+    def propagate_forward(self) -> None:
+        """Propagate forward from the current frame."""
+        self.propagate("forward")
+
+    def propagate_backward(self) -> None:
+        """Propagate backward from the current frame."""
+        self.propagate("backward")
+
+    def propagate_both(self) -> None:
+        """Propagate both ways from the current frame."""
+        self.propagate("both")
+
+    def cancel_propagation(self) -> None:
+        """Stop the running propagation (frames done are kept, as one undo step)."""
+        self.propagation.cancel()
+
+    def _propagation_finished(self, cancelled: bool, frames: int) -> None:
+        self.timeline.set_progress(None)
+        self.timeline.reload_tracks()
+        state = "stopped" if cancelled else "finished"
+        self.statusBar().showMessage(f"propagation {state}: {frames} frames written (one undo step)", 8000)
+        self._update_undo_actions()
+
     # -- labels, layers, helpers ----------------------------------------------------------------
     def assign_label_number(self, number: int) -> None:
         """Give the selected object the label numbered `number` (1-based)."""
@@ -467,7 +548,11 @@ class MainWindow(QMainWindow):
         """Remember the layout, stop the engine thread, close the project (all edits are saved)."""
         self._remember("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
         self._remember("window_state", bytes(self.saveState().toBase64().data()).decode())
+        self.propagation.cancel()
         self.bridge.stop()
+        self.session._close_frames()
+        if self.project is not None and self.project.in_group:
+            self.project.end_group()
         if self.project is not None:
             self.project.close()
             self.project = None

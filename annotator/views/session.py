@@ -22,6 +22,7 @@ from annotator.document import AddObject, Mask, Project, Prompts, SetMask
 from annotator.document.model import Item
 from annotator.errors import AnnotatorError, MediaError
 from annotator.io.media import read_image
+from annotator.io.video import CachedFrames
 from annotator.views.canvas import CanvasView
 from annotator.workspace import media_path
 from model.protocol import Prediction, Prompt
@@ -75,6 +76,7 @@ class AnnotationSession(QObject):
         self._pending: dict[int, _Pending] = {}
         self._latest_preview = 0
         self.embedded_keys: set[Any] = set()
+        self.frames: CachedFrames | None = None
         canvas.point_clicked.connect(self.add_point)
         canvas.box_dragged.connect(lambda *box: self._request(box=box, commit=False))
         canvas.box_finished.connect(lambda *box: self._request(box=box, commit=True))
@@ -115,19 +117,45 @@ class AnnotationSession(QObject):
             self.canvas.set_image(None)
             return False
         path = media_path(self.project, self.item.path)
+        self._close_frames()
         try:
-            self.image = read_image(path)
+            if self.item.kind == "video":
+                self.frames = CachedFrames(path)
+                self.image = self.frames[0]
+            else:
+                self.image = read_image(path)
         except MediaError as error:
             self.canvas.set_image(None)
             self.message.emit(str(error))
             return False
         self.canvas.set_image(self.image)
-        self.bridge.embed((self.item.id, 0), self.image)
+        self.bridge.embed((self.item.id, 0), self.image, coalesce="embed-current")
         for other in prefetch or []:
             other_path = media_path(self.project, self.project.item(other).path)
             self.bridge.embed((other, 0), lambda p=other_path: read_image(p), prefetch=True)
         self.refresh_overlays()
         return True
+
+    def show_frame(self, frame: int) -> bool:
+        """Show another frame of the video on screen (keeps zoom and the selected object)."""
+        if self.frames is None or self.item is None or not 0 <= frame < len(self.frames):
+            return False
+        try:
+            image = self.frames[frame]
+        except (MediaError, IndexError) as error:
+            self.message.emit(str(error))
+            return False
+        self.frame, self.image = frame, image
+        self.canvas.replace_image(image)
+        self.bridge.embed((self.item.id, frame), image, coalesce="embed-current")
+        self.refresh_overlays()
+        self.select(self.selected)
+        return True
+
+    def _close_frames(self) -> None:
+        if self.frames is not None:
+            self.frames.close()
+            self.frames = None
 
     def refresh_overlays(self) -> None:
         """Redraw every object overlay of the item on screen."""

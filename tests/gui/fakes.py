@@ -62,3 +62,55 @@ def disc_factory(engine: DiscEngine):  # type: ignore[no-untyped-def]
         return engine
 
     return create
+
+
+class ShiftSession:
+    """Video session double: each frame the prompted mask moves `shift` pixels to the right."""
+
+    def __init__(self, frames: object, shift: int = 2, delay: float = 0.0) -> None:
+        self.frames = frames
+        self.shift = shift
+        self.delay = delay
+        self.prompts: dict[int, tuple[int, np.ndarray]] = {}
+        self.closed = False
+
+    def add_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> np.ndarray:
+        """Remember the mask given on `frame`."""
+        assert prompt.mask is not None
+        self.prompts[obj_id] = (frame, prompt.mask)
+        return prompt.mask
+
+    def remove_object(self, obj_id: int) -> None:
+        """Forget an object."""
+        self.prompts.pop(obj_id, None)
+
+    def propagate(self, start: int, direction: str = "forward", cancel: threading.Event | None = None):  # type: ignore[no-untyped-def]
+        """Shifted masks frame by frame, forward then backward."""
+        steps = []
+        if direction in ("forward", "both"):
+            steps += list(range(start, len(self.frames)))  # type: ignore[arg-type]
+        if direction in ("backward", "both"):
+            steps += list(range(start, -1, -1))
+        for frame in steps:
+            if cancel is not None and cancel.is_set():
+                return
+            time.sleep(self.delay)
+            out = {}
+            for obj_id, (origin, mask) in self.prompts.items():
+                out[obj_id] = np.roll(mask, self.shift * (frame - origin), axis=1)
+            yield frame, out
+
+    def close(self) -> None:
+        """Done."""
+        self.closed = True
+
+
+class VideoDiscEngine(DiscEngine):
+    """DiscEngine with ShiftSession video sessions."""
+
+    frame_delay: float = 0.0
+
+    def open_video(self, frames: object) -> ShiftSession:
+        """A shifting session over `frames`."""
+        self.session = ShiftSession(frames, delay=self.frame_delay)
+        return self.session
