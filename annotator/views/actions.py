@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 
 class ActionSpec(NamedTuple):
-    """One user action: `slot` names a MainWindow method called with no arguments."""
+    """One user action: `slot` names a MainWindow method, or a dotted path from it, called with no arguments."""
 
     name: str
     text: str
@@ -27,20 +27,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("quit", "&Quit", "Ctrl+Q", "fa5s.power-off", "File", "close"),
     ActionSpec("undo", "&Undo", "Ctrl+Z", "fa5s.undo", "Edit", "undo"),
     ActionSpec("redo", "&Redo", "Ctrl+Shift+Z", "fa5s.redo", "Edit", "redo"),
-    ActionSpec("new_object", "&New Object (accept)", "N", "fa5s.plus-square", "Edit", "new_object"),
-    ActionSpec("accept", "Accept Object", "Return", "fa5s.check", "Edit", "new_object"),
-    ActionSpec("cycle", "Next &Candidate Mask", "Tab", "fa5s.sync", "Edit", "cycle_candidate"),
+    ActionSpec("new_object", "&New Object (accept)", "N", "fa5s.plus-square", "Edit", "session.new_object"),
+    ActionSpec("accept", "Accept Object", "Return", "fa5s.check", "Edit", "session.new_object"),
+    ActionSpec("cycle", "Next &Candidate Mask", "Tab", "fa5s.sync", "Edit", "session.cycle_candidate"),
     ActionSpec("delete_object", "&Delete Object", "Delete", "fa5s.trash", "Edit", "delete_object"),
     ActionSpec("merge_objects", "&Merge Selected Objects", "Ctrl+M", "fa5s.object-group", "Edit", "merge_objects"),
-    ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "fill_holes"),
-    ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "remove_islands"),
+    ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "session.fill_holes"),
+    ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "session.remove_islands"),
     ActionSpec("toggle_lock", "&Lock/Unlock Object", "L", "fa5s.lock", "Edit", "toggle_lock"),
     ActionSpec("tool_point", "&Point Tool", "P", "fa5s.mouse-pointer", "Tools", "use_point_tool", True),
     ActionSpec("tool_box", "&Box Tool", "B", "fa5s.vector-square", "Tools", "use_box_tool", True),
     ActionSpec("tool_brush", "B&rush", "D", "fa5s.paint-brush", "Tools", "use_brush_tool", True),
     ActionSpec("tool_eraser", "&Eraser", "E", "fa5s.eraser", "Tools", "use_eraser_tool", True),
     ActionSpec("hover", "&Hover Preview", "H", "fa5s.eye", "Tools", "toggle_hover", True),
-    ActionSpec("fit", "&Fit Image", "0", "fa5s.expand", "View", "fit"),
+    ActionSpec("fit", "&Fit Image", "0", "fa5s.expand", "View", "canvas.fit"),
     ActionSpec("zoom_in", "Zoom &In", "=", "fa5s.search-plus", "View", "zoom_in"),
     ActionSpec("zoom_out", "Zoom &Out", "-", "fa5s.search-minus", "View", "zoom_out"),
     ActionSpec("next_item", "&Next Image", "Right", "fa5s.arrow-right", "Navigate", "next_item"),
@@ -48,9 +48,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_done", "Mark &Done", "Ctrl+D", "fa5s.check-circle", "Navigate", "toggle_done"),
     ActionSpec("next_frame", "Next &Frame", ".", "fa5s.step-forward", "Video", "next_frame"),
     ActionSpec("previous_frame", "Previous F&rame", ",", "fa5s.step-backward", "Video", "previous_frame"),
-    ActionSpec("next_keyframe", "Next &Keyframe", "Ctrl+.", "fa5s.fast-forward", "Video", "next_keyframe"),
-    ActionSpec("previous_keyframe", "Previous Keyframe", "Ctrl+,", "fa5s.fast-backward", "Video", "previous_keyframe"),
-    ActionSpec("play", "&Play / Pause", "K", "fa5s.play", "Video", "toggle_play"),
+    ActionSpec("next_keyframe", "Next &Keyframe", "Ctrl+.", "fa5s.fast-forward", "Video", "timeline.next_keyframe"),
+    ActionSpec(
+        "previous_keyframe", "Previous Keyframe", "Ctrl+,", "fa5s.fast-backward", "Video", "timeline.previous_keyframe"
+    ),
+    ActionSpec("play", "&Play / Pause", "K", "fa5s.play", "Video", "timeline.toggle_play"),
     ActionSpec(
         "propagate_forward", "Propagate &Forward", "Ctrl+Shift+Right", "fa5s.arrow-right", "Video", "propagate_forward"
     ),
@@ -60,7 +62,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "propagate_both", "Propagate B&oth Ways", "Ctrl+Shift+Up", "fa5s.arrows-alt-h", "Video", "propagate_both"
     ),
-    ActionSpec("cancel_propagation", "&Cancel Propagation", "Escape", "fa5s.stop", "Video", "cancel_propagation"),
+    ActionSpec("cancel_propagation", "&Cancel Propagation", "Escape", "fa5s.stop", "Video", "propagation.cancel"),
     ActionSpec("help", "&Keyboard Shortcuts", "F1", "fa5s.keyboard", "Help", "show_help"),
 )
 

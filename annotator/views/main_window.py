@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import shutil
 import tempfile
@@ -32,6 +32,7 @@ from annotator.document import MergeObjects, Project, RemoveObject, UpdateItem, 
 from annotator.document.store import SUFFIX
 from annotator.errors import AnnotatorError, ProjectError
 from annotator.io.media import IMAGE_SUFFIXES
+from annotator.settings import get_setting, set_setting
 from annotator.views.actions import ACTIONS, MENUS, help_text
 from annotator.views.canvas import CanvasView, Tool
 from annotator.views.labels_panel import LabelsPanel
@@ -41,7 +42,6 @@ from annotator.views.propagation import PropagationController
 from annotator.views.session import AnnotationSession
 from annotator.views.timeline import Timeline
 from annotator.workspace import open_path
-from model.paths import config_dir
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
             if spec.shortcut:
                 action.setShortcut(QKeySequence(spec.shortcut))
             action.setCheckable(spec.checkable)
-            action.triggered.connect(getattr(self, spec.slot))
+            action.triggered.connect(functools.reduce(getattr, spec.slot.split("."), self))
             menus[spec.menu].addAction(action)
             self.actions[spec.name] = action
             if spec.name.startswith("tool_"):
@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         self.bridge.busy_changed.connect(self.model_panel.set_busy)
         self.timeline.frame_requested.connect(self.show_frame)
         self.timeline.propagate_requested.connect(self.propagate)
-        self.timeline.cancel_requested.connect(self.cancel_propagation)
+        self.timeline.cancel_requested.connect(self.propagation.cancel)
         self.propagation.progressed.connect(lambda low, high: self.timeline.set_progress((low, high)))
         self.propagation.finished.connect(self._propagation_finished)
         self.propagation.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
             self.show_error(error)
             return False
         self.set_project(project, first)
-        self._remember("last_path", str(Path(path).resolve()))
+        set_setting("last_path", str(Path(path).resolve()))
         for problem in problems:
             self.statusBar().showMessage(problem, 10000)
         return True
@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
     # -- slots named in ACTIONS -------------------------------------------------------------------
     def choose_folder(self) -> None:
         """Ask for a folder of images and open it."""
-        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", self._setting("last_path", ""))
+        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", get_setting("last_path", ""))
         if folder:
             self.open_path(Path(folder))
 
@@ -305,14 +305,6 @@ class MainWindow(QMainWindow):
         except AnnotatorError:
             return False
 
-    def new_object(self) -> None:
-        """Accept the current object; the next prompt starts a new one."""
-        self.session.new_object()
-
-    def cycle_candidate(self) -> None:
-        """Show the next candidate mask of the last click."""
-        self.session.cycle_candidate()
-
     def delete_object(self) -> None:
         """Delete the selected objects."""
         for object_id in self._selected_ids():
@@ -323,14 +315,6 @@ class MainWindow(QMainWindow):
         ids = self._selected_ids()
         if len(ids) >= 2:
             self._execute(MergeObjects(ids[0], tuple(ids[1:])))
-
-    def fill_holes(self) -> None:
-        """Fill holes of the selected object."""
-        self.session.fill_holes()
-
-    def remove_islands(self) -> None:
-        """Remove small specks of the selected object."""
-        self.session.remove_islands()
 
     def toggle_lock(self) -> None:
         """Lock or unlock the selected object."""
@@ -359,10 +343,6 @@ class MainWindow(QMainWindow):
         self.canvas.hover_enabled = self.actions["hover"].isChecked()
         if not self.canvas.hover_enabled:
             self.canvas.set_preview(None)
-
-    def fit(self) -> None:
-        """Fit the image in the view."""
-        self.canvas.fit()
 
     def zoom_in(self) -> None:
         """Zoom in."""
@@ -404,18 +384,6 @@ class MainWindow(QMainWindow):
         """One frame back."""
         self.timeline.step(-1)
 
-    def next_keyframe(self) -> None:
-        """Jump to the next user keyframe."""
-        self.timeline.next_keyframe()
-
-    def previous_keyframe(self) -> None:
-        """Jump to the previous user keyframe."""
-        self.timeline.previous_keyframe()
-
-    def toggle_play(self) -> None:
-        """Play or pause the video."""
-        self.timeline.toggle_play()
-
     def propagate(self, direction: str) -> bool:
         """Propagate the selected objects (all, when none is selected) from the current frame."""
         session = self.session
@@ -436,10 +404,6 @@ class MainWindow(QMainWindow):
     def propagate_both(self) -> None:
         """Propagate both ways from the current frame."""
         self.propagate("both")
-
-    def cancel_propagation(self) -> None:
-        """Stop the running propagation (frames done are kept, as one undo step)."""
-        self.propagation.cancel()
 
     def _propagation_finished(self, cancelled: bool, frames: int) -> None:
         self.timeline.set_progress(None)
@@ -516,38 +480,18 @@ class MainWindow(QMainWindow):
         self.last_error = str(error)
 
     # -- settings ---------------------------------------------------------------------------------
-    def _settings_file(self) -> Path:
-        return config_dir() / "settings.json"
-
-    def _setting(self, key: str, default: Any) -> Any:
-        try:
-            return json.loads(self._settings_file().read_text()).get(key, default)
-        except (OSError, ValueError):
-            return default
-
-    def _remember(self, key: str, value: Any) -> None:
-        path = self._settings_file()
-        try:
-            data = json.loads(path.read_text()) if path.exists() else {}
-        except (OSError, ValueError):
-            data = {}
-        data[key] = value
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        tmp.replace(path)
-
     def _restore_settings(self) -> None:
-        geometry = self._setting("geometry", None)
+        geometry = get_setting("geometry", None)
         if geometry:
             self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
-        state = self._setting("window_state", None)
+        state = get_setting("window_state", None)
         if state:
             self.restoreState(QByteArray.fromBase64(state.encode()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Remember the layout, stop the engine thread, close the project (all edits are saved)."""
-        self._remember("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
-        self._remember("window_state", bytes(self.saveState().toBase64().data()).decode())
+        set_setting("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
+        set_setting("window_state", bytes(self.saveState().toBase64().data()).decode())
         self.propagation.cancel()
         self.bridge.stop()
         self.session._close_frames()

@@ -77,7 +77,7 @@ def test_click_box_brush_undo_and_navigation(qtbot, window, tmp_path, shared_dat
     qtbot.waitUntil(lambda: not window.project.mask(obj.id).to_array()[150, 215], timeout=5000)
     assert window.layers.rowCount() == 1
     # Start a new object with a box drag: intermediate predictions, then the final mask.
-    window.new_object()
+    window.session.new_object()
     window.use_box_tool()
     predicted: list[int] = []
     window.bridge.predicted.connect(lambda rid, key, pred, ms: predicted.append(rid))
@@ -134,9 +134,9 @@ def test_labels_layers_and_candidates(qtbot, window, tmp_path, shared_data) -> N
     assert window.project.object(obj.id).label_id == window.project.labels[0].id
     assert "teddy" in window.layers.data(window.layers.index(0))
     full = window.project.mask(obj.id).area
-    window.cycle_candidate()
+    window.session.cycle_candidate()
     assert window.project.mask(obj.id).area < full
-    window.cycle_candidate()
+    window.session.cycle_candidate()
     assert window.project.mask(obj.id).area == full
     # Visibility toggled from the layer list is a command, and the overlay follows.
     window.layers.setData(window.layers.index(0), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
@@ -144,7 +144,7 @@ def test_labels_layers_and_candidates(qtbot, window, tmp_path, shared_data) -> N
     window.undo()
     assert obj.id in window.canvas.overlays
     # Second object, merge, delete.
-    window.new_object()
+    window.session.new_object()
     _click(window, 40, 40)
     qtbot.waitUntil(lambda: window.layers.rowCount() == 2, timeout=5000)
     window.layer_view.selectAll()

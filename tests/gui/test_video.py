@@ -103,7 +103,7 @@ def test_cancel_keeps_finished_frames_as_one_step(qtbot, video_window) -> None: 
     with qtbot.waitSignal(window.propagation.finished, timeout=20000) as finished:
         window.propagate("forward")
         qtbot.waitUntil(lambda: len(window.project.mask_frames(obj.id)) >= 5, timeout=10000)
-        window.cancel_propagation()
+        window.propagation.cancel()
     cancelled, written = finished.args
     assert cancelled and 4 <= written < FRAMES - 1
     done = window.project.mask_frames(obj.id)
