@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from pycocotools import mask as cocomask
 
 from annotator.document.mask import BBox, Mask, union_box
 from annotator.document.model import Item, Label, MaskSource, Object, Prompts
@@ -49,22 +50,51 @@ class MaskMeta:
     prompts: Prompts = field(default_factory=Prompts)
 
 
+def _pack(region: np.ndarray) -> bytes:
+    """A bool region as COCO compressed RLE counts (tiny for mask-like content)."""
+    if region.size == 0:
+        return b""
+    return cocomask.encode(np.asfortranarray(region.astype(np.uint8)))["counts"]
+
+
+def _unpack(counts: bytes, shape: tuple[int, int]) -> np.ndarray:
+    if not counts:
+        return np.zeros(shape, bool)
+    return cocomask.decode({"size": list(shape), "counts": counts}).astype(bool)
+
+
 @dataclass(frozen=True, eq=False)
 class MaskChange:
     """Pixels of one object's mask on one frame changed inside `box` (xyxy).
 
-    `before`/`after` are the bool contents of `box`; `*_meta` None means the mask does not exist
-    (as opposed to existing and being empty, which a propagated "object left the frame" is).
+    The before/after contents of `box` are kept RLE-compressed (a propagation over thousands of
+    frames stays a few bytes per frame); `*_meta` None means the mask does not exist (as opposed
+    to existing and being empty, which a propagated "object left the frame" is).
     """
 
     object_id: int
     frame: int
     size: tuple[int, int]  # (H, W)
     box: BBox
-    before: np.ndarray
-    after: np.ndarray
+    before_counts: bytes
+    after_counts: bytes
     before_meta: MaskMeta | None
     after_meta: MaskMeta | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the patch."""
+        return (self.box[3] - self.box[1], self.box[2] - self.box[0])
+
+    @property
+    def before(self) -> np.ndarray:
+        """Bool content of `box` before the change."""
+        return _unpack(self.before_counts, self.shape)
+
+    @property
+    def after(self) -> np.ndarray:
+        """Bool content of `box` after the change."""
+        return _unpack(self.after_counts, self.shape)
 
     def inverted(self) -> MaskChange:
         """The change that undoes this one."""
@@ -73,8 +103,8 @@ class MaskChange:
             self.frame,
             self.size,
             self.box,
-            self.after,
-            self.before,
+            self.after_counts,
+            self.before_counts,
             self.after_meta,
             self.before_meta,
         )
@@ -91,13 +121,14 @@ class MaskChange:
             return Mask.empty(height, width)
         canvas = base.region(box)
         bx0, by0, bx1, by1 = self.box
-        canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = self.after
+        if bx0 < bx1 and by0 < by1:
+            canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = self.after
         return Mask.from_crop(height, width, (x0, y0), canvas)
 
     @property
     def nbytes(self) -> int:
         """Memory held by the patch."""
-        return int(self.before.nbytes + self.after.nbytes)
+        return len(self.before_counts) + len(self.after_counts) + 64
 
 
 def mask_change(
@@ -132,9 +163,7 @@ def mask_change(
     else:
         box = (0, 0, 0, 0)
         old_region = new_region = np.zeros((0, 0), bool)
-    old_region.setflags(write=False)
-    new_region.setflags(write=False)
-    return MaskChange(object_id, frame, size, box, old_region, new_region, before_meta, after_meta)
+    return MaskChange(object_id, frame, size, box, _pack(old_region), _pack(new_region), before_meta, after_meta)
 
 
 Change = RowChange | MaskChange

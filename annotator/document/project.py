@@ -31,11 +31,15 @@ _MaskEntry = tuple[Mask, MaskMeta] | None
 class Project:
     """An annotation project, backed by a store file or held in memory only."""
 
-    def __init__(self, store: ProjectStore | None, max_cached_masks: int = 4096) -> None:
+    def __init__(
+        self, store: ProjectStore | None, max_cached_masks: int = 4096, max_cached_bytes: int = 128 * 1024 * 1024
+    ) -> None:
         self.store = store
         self.events = ProjectEvents()
         self.history = History()
         self._max_cached = max_cached_masks
+        self._max_cached_bytes = max_cached_bytes
+        self._mask_bytes = 0
         self._labels: list[Label] = store.load_labels() if store else []
         self._items: list[Item] = store.load_items() if store else []
         self._label_by_id = {label.id: label for label in self._labels}
@@ -200,11 +204,16 @@ class Project:
         return entry
 
     def _cache_mask(self, key: tuple[int, int], entry: _MaskEntry) -> None:
+        old = self._masks.pop(key, None)
+        self._mask_bytes -= 0 if old is None else old[0].crop.nbytes
         self._masks[key] = entry
-        self._masks.move_to_end(key)
+        self._mask_bytes += 0 if entry is None else entry[0].crop.nbytes
         if self.store is not None:
-            while len(self._masks) > self._max_cached:
-                self._masks.popitem(last=False)
+            while len(self._masks) > 1 and (
+                len(self._masks) > self._max_cached or self._mask_bytes > self._max_cached_bytes
+            ):
+                _, dropped = self._masks.popitem(last=False)
+                self._mask_bytes -= 0 if dropped is None else dropped[0].crop.nbytes
 
     def new_id(self, kind: str) -> int:
         """Reserve a fresh id for a new row of `kind` ('label', 'item' or 'object')."""
