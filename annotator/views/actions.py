@@ -34,6 +34,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("merge_objects", "&Merge Selected Objects", "Ctrl+M", "fa5s.object-group", "Edit", "merge_objects"),
     ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "session.fill_holes"),
     ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "session.remove_islands"),
+    ActionSpec("move_up", "Move Object &Up", "Ctrl+Up", "fa5s.arrow-up", "Edit", "move_object_up"),
+    ActionSpec("move_down", "Move Object Do&wn", "Ctrl+Down", "fa5s.arrow-down", "Edit", "move_object_down"),
     ActionSpec("toggle_lock", "&Lock/Unlock Object", "L", "fa5s.lock", "Edit", "toggle_lock"),
     ActionSpec("tool_point", "&Point Tool", "P", "fa5s.mouse-pointer", "Tools", "use_point_tool", True),
     ActionSpec("tool_box", "&Box Tool", "B", "fa5s.vector-square", "Tools", "use_box_tool", True),

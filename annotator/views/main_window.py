@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from annotator import __version__
 from annotator.bridge import EngineBridge
-from annotator.document import MergeObjects, Project, RemoveObject, UpdateItem, UpdateObject
+from annotator.document import MergeObjects, MoveObject, Project, RemoveObject, UpdateItem, UpdateObject
 from annotator.document.store import SUFFIX
 from annotator.errors import AnnotatorError, ProjectError
 from annotator.io.media import IMAGE_SUFFIXES
@@ -315,6 +315,21 @@ class MainWindow(QMainWindow):
         ids = self._selected_ids()
         if len(ids) >= 2:
             self._execute(MergeObjects(ids[0], tuple(ids[1:])))
+
+    def move_object_up(self) -> None:
+        """Move the selected object one place up the layer list."""
+        self._move_selected(-1)
+
+    def move_object_down(self) -> None:
+        """Move the selected object one place down the layer list."""
+        self._move_selected(1)
+
+    def _move_selected(self, delta: int) -> None:
+        object_id = self.session.selected
+        if self.project is not None and object_id is not None:
+            row = self.layers.row_of(object_id)
+            self._execute(MoveObject(object_id, max(0, row + delta)))
+            self._sync_layer_selection(object_id)
 
     def toggle_lock(self) -> None:
         """Lock or unlock the selected object."""

@@ -147,6 +147,13 @@ def test_labels_layers_and_candidates(qtbot, window, tmp_path, shared_data) -> N
     window.session.new_object()
     _click(window, 40, 40)
     qtbot.waitUntil(lambda: window.layers.rowCount() == 2, timeout=5000)
+    second = _objects(window)[1]
+    assert window.session.selected == second.id
+    window.move_object_up()
+    assert [o.id for o in _objects(window)] == [second.id, obj.id]
+    assert window.layers.object_at(0).id == second.id
+    window.undo()
+    assert [o.id for o in _objects(window)] == [obj.id, second.id]
     window.layer_view.selectAll()
     window.merge_objects()
     assert window.layers.rowCount() == 1
