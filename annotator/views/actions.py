@@ -41,6 +41,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("tool_box", "&Box Tool", "B", "fa5s.vector-square", "Tools", "use_box_tool", True),
     ActionSpec("tool_brush", "B&rush", "D", "fa5s.paint-brush", "Tools", "use_brush_tool", True),
     ActionSpec("tool_eraser", "&Eraser", "E", "fa5s.eraser", "Tools", "use_eraser_tool", True),
+    ActionSpec(
+        "tool_lasso", "&Lasso (add; right-drag removes)", "A", "fa5s.draw-polygon", "Tools", "use_lasso_tool", True
+    ),
     ActionSpec("hover", "&Hover Preview", "H", "fa5s.eye", "Tools", "toggle_hover", True),
     ActionSpec("fit", "&Fit Image", "0", "fa5s.expand", "View", "canvas.fit"),
     ActionSpec("zoom_in", "Zoom &In", "=", "fa5s.search-plus", "View", "zoom_in"),
@@ -77,7 +80,7 @@ def help_text() -> str:
     extra = [
         ("Left click", "positive point (Point tool)"),
         ("Right / Shift click", "negative point"),
-        ("Drag", "box (Box tool), paint (Brush/Eraser)"),
+        ("Drag", "box (Box tool), paint (Brush/Eraser), outline (Lasso)"),
         ("Ctrl + wheel", "brush size (Brush/Eraser)"),
         ("Wheel", "zoom at the cursor"),
         ("Middle drag / Space + drag", "pan"),

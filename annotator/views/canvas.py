@@ -11,10 +11,11 @@ import enum
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
+    QGraphicsPathItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -33,6 +34,7 @@ class Tool(enum.Enum):
     BOX = "box"
     BRUSH = "brush"
     ERASER = "eraser"
+    LASSO = "lasso"
 
 
 def rgb_image(array: np.ndarray) -> QImage:
@@ -86,6 +88,12 @@ class CanvasView(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space_down = False
         self._stroke: np.ndarray | None = None
+        self._lasso: list[tuple[float, float]] | None = None
+        self._lasso_erase = False
+        self.lasso_item = QGraphicsPathItem()
+        self.lasso_item.setPen(QPen(QColor(255, 200, 0), 0, Qt.PenStyle.DashLine))
+        self.lasso_item.setZValue(75)
+        self.scene().addItem(self.lasso_item)
         self._last_stroke_point: tuple[int, int] | None = None
 
     def _add_pixmap_layer(self, z: float) -> QGraphicsPixmapItem:
@@ -211,6 +219,9 @@ class CanvasView(QGraphicsView):
             self._stroke = np.zeros(self._image_size, bool)
             self._last_stroke_point = None
             self._paint_to(point)
+        elif self.tool == Tool.LASSO and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._lasso = [(point.x(), point.y())]
+            self._lasso_erase = button == Qt.MouseButton.RightButton
         elif self.tool == Tool.BOX and button == Qt.MouseButton.LeftButton:
             self._drag_start = point
             self.rubber.setRect(QRectF(point, point))
@@ -235,6 +246,9 @@ class CanvasView(QGraphicsView):
         self._move_cursor(point)
         if self._stroke is not None:
             self._paint_to(point)
+        elif self._lasso is not None:
+            self._lasso.append((point.x(), point.y()))
+            self._show_lasso()
         elif self._drag_start is not None:
             rect = QRectF(self._drag_start, point).normalized()
             self.rubber.setRect(rect)
@@ -253,6 +267,10 @@ class CanvasView(QGraphicsView):
             stroke, self._stroke = self._stroke, None
             self.stroke_item.setPixmap(QPixmap())
             self.stroke_finished.emit(stroke, self.tool == Tool.ERASER)
+        elif self._lasso is not None:
+            points, self._lasso = self._lasso, None
+            self.lasso_item.setPath(QPainterPath())
+            self.finish_lasso(points, self._lasso_erase)
         elif self._drag_start is not None:
             rect = self.rubber.rect()
             self._drag_start = None
@@ -317,6 +335,21 @@ class CanvasView(QGraphicsView):
         preview = Mask.from_array(self._stroke)
         self.stroke_item.setPixmap(QPixmap.fromImage(mask_image(preview.crop, color, 0.5)))
         self.stroke_item.setPos(preview.bbox[0], preview.bbox[1])
+
+    def _show_lasso(self) -> None:
+        assert self._lasso is not None
+        path = QPainterPath(QPointF(*self._lasso[0]))
+        for x, y in self._lasso[1:]:
+            path.lineTo(x, y)
+        self.lasso_item.setPath(path)
+
+    def finish_lasso(self, points: list[tuple[float, float]], erase: bool = False) -> None:
+        """Fill a freehand polygon (image points) and report it as a stroke (erase removes)."""
+        if len(points) < 3:
+            return
+        area = np.zeros(self._image_size, np.uint8)
+        cv2.fillPoly(area, [np.round(np.array(points)).astype(np.int32)], 1)
+        self.stroke_finished.emit(area.astype(bool), erase)
 
     def paint_stroke(self, points: list[tuple[float, float]], erase: bool | None = None) -> None:
         """Paint a stroke through image points as the mouse would (erase: by default the tool's)."""

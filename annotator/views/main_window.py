@@ -353,6 +353,10 @@ class MainWindow(QMainWindow):
         """Drags erase."""
         self.canvas.set_tool(Tool.ERASER)
 
+    def use_lasso_tool(self) -> None:
+        """Drags outline an area to add (right-drag: remove)."""
+        self.canvas.set_tool(Tool.LASSO)
+
     def toggle_hover(self) -> None:
         """Preview the mask under the cursor."""
         self.canvas.hover_enabled = self.actions["hover"].isChecked()

@@ -111,6 +111,15 @@ def test_click_box_brush_undo_and_navigation(qtbot, window, tmp_path, shared_dat
     window.redo()
     window.redo()
     assert np.array_equal(window.project.mask(box_obj.id).to_array(), erased)
+    # The lasso adds an outlined area, and removes one with the right button.
+    window.use_lasso_tool()
+    window.canvas.finish_lasso([(100, 100), (140, 100), (140, 130), (100, 130)])
+    lassoed = window.project.mask(box_obj.id).to_array()
+    assert lassoed[115, 120] and lassoed.sum() > erased.sum()
+    window.canvas.finish_lasso([(100, 100), (140, 100), (140, 130), (100, 130)], erase=True)
+    assert not window.project.mask(box_obj.id).to_array()[115, 120]
+    window.undo()
+    window.undo()
     # Switching images and back keeps everything (and it is all in the project file).
     window.next_item()
     assert window.layers.rowCount() == 0 and not window.canvas.overlays
