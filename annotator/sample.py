@@ -11,25 +11,26 @@ from model.paths import cache_dir
 
 
 def _scene(seed: int, size: tuple[int, int] = (540, 960)) -> np.ndarray:
+    """A calm gradient background with a few distinct, slightly textured shapes."""
     rng = np.random.default_rng(seed)
     height, width = size
-    yy, xx = np.mgrid[:height, :width]
-    base = rng.integers(40, 200, 3)
-    image = np.empty((height, width, 3), np.float32)
-    for channel in range(3):
-        image[..., channel] = base[channel] + 30 * np.sin(xx / (25 + 10 * channel) + yy / 40)
-    image += rng.normal(0, 6, image.shape)
+    yy, xx = np.mgrid[:height, :width].astype(np.float32)
+    low, high = rng.integers(60, 120, 3), rng.integers(140, 200, 3)
+    ramp = (xx / width * 0.7 + yy / height * 0.3)[..., None]
+    image = low + (high - low) * ramp + rng.normal(0, 4, (height, width, 3))
     image = np.clip(image, 0, 255).astype(np.uint8)
-    for _ in range(4):
-        color = tuple(int(c) for c in rng.integers(0, 255, 3))
-        center = (int(rng.integers(100, width - 100)), int(rng.integers(100, height - 100)))
-        if rng.random() < 0.5:
-            axes = (int(rng.integers(40, 140)), int(rng.integers(40, 120)))
+    cells = [(0.2, 0.3), (0.45, 0.7), (0.7, 0.35), (0.85, 0.75)]
+    for index, (fx, fy) in enumerate(cells):
+        color = tuple(int(c) for c in rng.integers(20, 235, 3))
+        center = (int(fx * width + rng.integers(-30, 30)), int(fy * height + rng.integers(-20, 20)))
+        if index % 2 == 0:
+            axes = (int(rng.integers(60, 110)), int(rng.integers(45, 90)))
             cv2.ellipse(image, center, axes, float(rng.integers(0, 180)), 0, 360, color, -1, cv2.LINE_AA)
         else:
-            half = int(rng.integers(40, 110))
+            half = int(rng.integers(45, 80))
             cv2.rectangle(image, (center[0] - half, center[1] - half), (center[0] + half, center[1] + half), color, -1)
-    return image
+    grain = rng.normal(0, 5, image.shape)
+    return np.clip(image + grain, 0, 255).astype(np.uint8)
 
 
 def sample_folder() -> Path:
@@ -37,7 +38,7 @@ def sample_folder() -> Path:
     folder = cache_dir() / "sample"
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(4):
-        path = folder / f"sample_{index + 1}.png"
+        path = folder / f"sample_v2_{index + 1}.png"
         if not path.exists():
             cv2.imwrite(str(path), cv2.cvtColor(_scene(index), cv2.COLOR_RGB2BGR))
     return folder
