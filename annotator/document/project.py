@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ class Project:
         self._frames: dict[int, set[int]] = {}
         self._next_ids = {k: v + 1 for k, v in (store.max_ids() if store else {}).items()}
         self._memory_only = False
+        self._pending: list[Any] = []
+        self._unsaved: list[Change] | None = None
         self._group: list[Change] | None = None
         self._group_description = ""
 
@@ -84,7 +87,10 @@ class Project:
         """Write the whole project to a new file at `path` and return it opened."""
         if self.store is not None:
             self.store.backup_to(path)
-            return Project.open(path)
+            saved = Project.open(path)
+            if self._unsaved:
+                saved._replay(tuple(self._unsaved))
+            return saved
         target = Project.create(path)
         store = target.store
         assert store is not None
@@ -208,12 +214,19 @@ class Project:
         self._mask_bytes -= 0 if old is None else old[0].crop.nbytes
         self._masks[key] = entry
         self._mask_bytes += 0 if entry is None else entry[0].crop.nbytes
-        if self.store is not None:
-            while len(self._masks) > 1 and (
-                len(self._masks) > self._max_cached or self._mask_bytes > self._max_cached_bytes
-            ):
-                _, dropped = self._masks.popitem(last=False)
-                self._mask_bytes -= 0 if dropped is None else dropped[0].crop.nbytes
+        if not self._pending:
+            self._trim_cache()
+
+    def _trim_cache(self) -> None:
+        # Only the store can give back what the cache drops: nothing may go while writes are
+        # pending, or while edits exist only in memory.
+        if self.store is None or self._unsaved is not None:
+            return
+        while len(self._masks) > 1 and (
+            len(self._masks) > self._max_cached or self._mask_bytes > self._max_cached_bytes
+        ):
+            _, dropped = self._masks.popitem(last=False)
+            self._mask_bytes -= 0 if dropped is None else dropped[0].crop.nbytes
 
     def new_id(self, kind: str) -> int:
         """Reserve a fresh id for a new row of `kind` ('label', 'item' or 'object')."""
@@ -291,14 +304,24 @@ class Project:
 
         self._transact(run, applied)
 
+    def _writer(self) -> ProjectStore | None:
+        """The store to write to, or None (no store, rolling back, or edits held in memory)."""
+        if self.store is None or self._memory_only or self._unsaved is not None:
+            return None
+        return self.store
+
     def _transact(self, body: Any, applied: list[Change]) -> Any:
-        """Run `body` in one store transaction; on failure restore memory and re-raise."""
+        """Apply `body` to memory, then write its changes in one store transaction.
+
+        A refused command restores memory and re-raises. A store that cannot be written (disk full,
+        device gone) does not lose the edit: the project keeps it, and every later one, in memory,
+        emits `store_failed`, and `save_as` writes everything to a new file.
+        """
+        self._pending = []
         try:
-            if self.store is None:
-                return body()
-            with self.store.transaction():
-                return body()
+            result = body()
         except BaseException:
+            self._pending = []
             self._memory_only = True
             try:
                 for change in invert_all(tuple(applied)):
@@ -307,6 +330,30 @@ class Project:
                 self._memory_only = False
             applied.clear()
             raise
+        writes, self._pending = self._pending, []
+        if self._unsaved is not None:
+            self._unsaved.extend(applied)
+        elif self.store is not None and writes:
+            try:
+                with self.store.transaction():
+                    for write in writes:
+                        write()
+            except (ProjectError, sqlite3.Error) as error:
+                self._keep_in_memory(applied, error)
+        self._trim_cache()
+        return result
+
+    def _keep_in_memory(self, applied: list[Change], error: BaseException) -> None:
+        assert self.store is not None
+        self._unsaved = list(applied)
+        message = f"{self.store.path}: could not save ({error}); edits are kept in memory: use Save As"
+        log.error("%s", message)
+        self.events.store_failed.emit(message)
+
+    @property
+    def unsaved(self) -> bool:
+        """True when the store failed and edits since then exist only in memory."""
+        return self._unsaved is not None
 
     def _apply(self, change: Change) -> None:
         if isinstance(change, MaskChange):
@@ -330,14 +377,15 @@ class Project:
         parent = change.after.item_id if isinstance(change.after, Object) else 0
         if isinstance(change.before, Object):
             parent = change.before.item_id
-        store = None if self._memory_only else self.store
+        store = self._writer()
         if change.before is None:
             row, index = change.after, change.after_index
             events.rows_inserting.emit(change.kind, parent, index)
             siblings.insert(index, row)
             by_id[row.id] = row
             if store:
-                store.insert_row(change.kind, row, [r.id for r in siblings], index)
+                ids = [r.id for r in siblings]
+                self._pending.append(lambda: store.insert_row(change.kind, row, ids, index))
             events.rows_inserted.emit(change.kind, parent, index, row)
         elif change.after is None:
             row, index = change.before, self._locate(siblings, change.before, change.before_index)
@@ -347,7 +395,7 @@ class Project:
             if isinstance(row, Item):
                 self._objects.pop(row.id, None)
             if store:
-                store.delete_row(change.kind, row.id)
+                self._pending.append(lambda: store.delete_row(change.kind, row.id))
             events.rows_removed.emit(change.kind, parent, index, row)
         else:
             index = self._locate(siblings, change.before, change.before_index)
@@ -355,14 +403,16 @@ class Project:
                 events.rows_moving.emit(change.kind, parent, index, change.after_index)
                 siblings.insert(change.after_index, siblings.pop(index))
                 if store:
-                    store.write_order(change.kind, [r.id for r in siblings])
+                    order = [r.id for r in siblings]
+                    self._pending.append(lambda: store.write_order(change.kind, order))
                 events.rows_moved.emit(change.kind, parent, index, change.after_index)
                 index = change.after_index
             if change.after != change.before:
                 siblings[index] = change.after
                 by_id[change.after.id] = change.after
                 if store:
-                    store.update_row(change.kind, change.after)
+                    after = change.after
+                    self._pending.append(lambda: store.update_row(change.kind, after))
                 events.row_changed.emit(change.kind, change.before, change.after)
 
     @staticmethod
@@ -382,13 +432,16 @@ class Project:
         if new_mask is None or change.after_meta is None:
             self._cache_mask(key, None)
             frames.discard(change.frame)
-            if self.store and not self._memory_only:
-                self.store.delete_mask(*key)
+            store = self._writer()
+            if store:
+                self._pending.append(lambda: store.delete_mask(*key))
         else:
             self._cache_mask(key, (new_mask, change.after_meta))
             frames.add(change.frame)
-            if self.store and not self._memory_only:
-                self.store.write_mask(change.object_id, change.frame, new_mask, change.after_meta)
+            store = self._writer()
+            if store:
+                meta = change.after_meta
+                self._pending.append(lambda: store.write_mask(key[0], key[1], new_mask, meta))
         self.events.mask_changed.emit(change.object_id, change.frame)
 
     # -- comparison (tests, diagnostics) -------------------------------------------------------

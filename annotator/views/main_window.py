@@ -183,15 +183,20 @@ class MainWindow(QMainWindow):
         return True
 
     def set_project(self, project: Project, first: str | None = None) -> None:
-        """Show another project."""
+        """Show another project (or the same one anew, after an import)."""
         if self.project is not None and self.project is not project:
             self.project.close()
+        if self.project is project:
+            project.events.row_changed.disconnect(self._on_row_changed)
+            project.events.history_changed.disconnect(self._update_undo_actions)
+            project.events.store_failed.disconnect(self._on_store_failed)
         self.project = project
         self.session.set_project(project)
         self.layers.set_project(project)
         self.labels_panel.set_project(project)
         project.events.row_changed.connect(self._on_row_changed)
         project.events.history_changed.connect(self._update_undo_actions)
+        project.events.store_failed.connect(self._on_store_failed)
         self.setWindowTitle(f"Annotator — {project.path.name if project.path else 'unsaved'}")
         self.navigator.clear()
         for item in project.items:
@@ -200,6 +205,10 @@ class MainWindow(QMainWindow):
         if project.items:
             self.navigator.setCurrentRow(rows[0] if rows else 0)
         self._update_undo_actions()
+
+    def _on_store_failed(self, message: str) -> None:
+        self.setWindowTitle(f"{self.windowTitle()} — NOT SAVED: use File ▸ Save Project As")
+        self.show_error(AnnotatorError(message))
 
     def _navigator_entry(self, item: Any) -> QListWidgetItem:
         entry = QListWidgetItem(("✔ " if item.done else "   ") + item.name)
@@ -275,6 +284,16 @@ class MainWindow(QMainWindow):
 
         if self.project is not None:
             run_export_dialog(self, self.project)
+
+    def import_dialog(self) -> None:
+        """Add annotations from a file or folder of any readable format (one undo step)."""
+        from annotator.views.export_dialog import run_import_dialog
+
+        if self.project is not None:
+            count = run_import_dialog(self, self.project)
+            if count:
+                self.set_project(self.project, self.session.item.path if self.session.item else None)
+                self.statusBar().showMessage(f"imported {count} masks", 8000)
 
     def choose_label_set(self) -> None:
         """Load labels from a text or JSON file."""

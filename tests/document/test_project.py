@@ -227,3 +227,28 @@ def test_a_group_of_commands_is_one_undo_step_saved_as_it_goes(project: Project)
     project.undo()
     assert project.mask_frames(obj.id) == [0]
     assert Project.in_memory().frame_sources(1) == {}
+
+
+def test_a_store_that_fails_mid_session_loses_nothing(project: Project, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    _, item_id, obj_id = _setup(project)
+    project.execute(SetMask(obj_id, 0, _rect(0, 0, 10, 10)))
+    failures: list[str] = []
+    project.events.store_failed.connect(failures.append)
+
+    def broken(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(project.store, "write_mask", broken)
+    project.execute(SetMask(obj_id, 0, _rect(0, 0, 20, 20)))  # the disk fails here
+    assert project.unsaved and len(failures) == 1 and "Save As" in failures[0]
+    assert project.mask(obj_id) == _rect(0, 0, 20, 20)  # the edit the user saw is kept
+    second = project.execute(AddObject(item_id, mask=_rect(30, 30, 40, 40)))
+    project.undo()
+    project.redo()
+    expected = project.snapshot()
+    saved = project.save_as(tmp_path / "rescued.annot")
+    assert not saved.unsaved
+    assert saved.snapshot() == expected
+    assert Project.open(tmp_path / "rescued.annot").mask(second.id) == _rect(30, 30, 40, 40)
