@@ -1,0 +1,98 @@
+"""`annotator convert SRC -o OUT --to FMT [--from FMT]`: between project and every annotation format."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from annotator.io.formats import READABLE, WRITABLE, FormatOptions, convert
+from annotator.io.polygons import DEFAULT_TOLERANCE
+
+log = logging.getLogger(__name__)
+
+EPILOG = """formats:
+  project   annotator project file (.annot)
+  coco      COCO instance segmentation JSON (RLE; --polygons for polygons)
+  ytvis     YouTube-VIS JSON (video tracks)
+  labelme   labelme JSON files, one per image (--labelme-masks for mask shapes)
+  rle       RLE JSON: compressed RLE per object and frame, with labels and object ids
+  png       index PNG masks, one per image / frame (DAVIS style); import pairs them with --images
+  semantic  semantic PNG masks (pixel = label index) with label_map.json
+  yolo      YOLO segmentation txt files with classes.txt / data.yaml
+  mot       MOT-style box tracks (export only)
+  points    point tracks, one .npz per item (export only)
+"""
+
+
+class ProgressReporter:
+    """Reports progress on stderr: a live line on a terminal, else a log line every 10%."""
+
+    def __init__(self, stream: object = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = 0.0
+        self._step = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        """Receive a progress report."""
+        if total <= 0:
+            return
+        if self.live:
+            now = time.monotonic()
+            if now - self._last > 0.1 or done >= total:
+                self._last = now
+                self.stream.write(f"\r  {done}/{total} ({100 * done // total}%)")  # type: ignore[attr-defined]
+                if done >= total:
+                    self.stream.write("\n")  # type: ignore[attr-defined]
+            return
+        step = 10 * done // total
+        if step != self._step and total >= 1000:
+            self._step = step
+            log.info("progress %d/%d (%d%%)", done, total, 100 * done // total)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `convert` subcommand."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert annotations between formats and projects",
+        description="Convert annotations between a project and COCO, labelme, RLE JSON, PNG masks, YOLO, ...",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("src", type=Path, help="input file or folder")
+    parser.add_argument("-o", "--output", dest="out", type=Path, required=True, help="output file or folder")
+    parser.add_argument("--to", dest="to", required=True, choices=WRITABLE, help="output format")
+    parser.add_argument("--from", dest="src_format", choices=READABLE, help="input format (detected when omitted)")
+    parser.add_argument("--images", type=Path, help="folder of the images (PNG / YOLO import; COCO image root)")
+    parser.add_argument("--video", action="store_true", help="PNG import: SRC's PNGs are the frames of one video")
+    parser.add_argument("--polygons", action="store_true", help="COCO / YouTube-VIS: polygons instead of RLE")
+    parser.add_argument("--labelme-masks", action="store_true", help="labelme: mask shapes instead of polygons")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help="polygon simplification in pixels (default: %(default)s)",
+    )
+    parser.add_argument("--no-check-media", action="store_true", help="do not require the listed images to exist")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the conversion; FormatError / ProjectError propagate to the CLI's error report."""
+    options = FormatOptions(
+        segmentation="polygon" if args.polygons else "rle",
+        tolerance=max(0.0, args.tolerance),
+        labelme_shapes="mask" if args.labelme_masks else "polygon",
+        images=args.images,
+        video=args.video,
+        check_media=not args.no_check_media,
+    )
+    started = time.perf_counter()
+    fmt, count = convert(args.src, args.out, args.to, args.src_format, options, ProgressReporter())
+    seconds = time.perf_counter() - started
+    print(f"converted {count} masks from {fmt} to {args.to}: {args.out} ({seconds:.1f} s)")
+    return 0

@@ -1,0 +1,105 @@
+"""Dataset: the plain, format-neutral picture of annotations that every reader and writer uses.
+
+Readers parse and validate a whole input into a Dataset before anything touches a project, so a
+bad file imports nothing; writers take a Dataset. `annotator.io.project_io` converts between a
+Dataset and a Project. Masks are `Mask` objects of the item's size, keyed by 0-based frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotator.document.mask import Mask
+from annotator.document.model import Color, ItemKind, palette_color
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LabelData:
+    """A class name with an optional colour."""
+
+    name: str
+    color: Color | None = None
+
+
+@dataclass
+class ObjectData:
+    """One object (a track in video): its label name and its masks by frame."""
+
+    name: str = ""
+    label: str | None = None
+    masks: dict[int, Mask] = field(default_factory=dict)
+    color: Color | None = None
+    track_id: int | None = None
+
+
+@dataclass
+class ItemData:
+    """One image or video with its objects; `path` is the media (a file, or a frame folder)."""
+
+    path: str
+    width: int
+    height: int
+    kind: ItemKind = "image"
+    frame_count: int = 1
+    fps: float = 0.0
+    objects: list[ObjectData] = field(default_factory=list)
+    frame_names: list[str] | None = None
+
+    @property
+    def name(self) -> str:
+        """The media file (or folder) name."""
+        return Path(self.path.replace("\\", "/")).name
+
+    @property
+    def stem(self) -> str:
+        """The media name without its suffix."""
+        return Path(self.name).stem if self.kind == "image" or "." in self.name else self.name
+
+    def frame_name(self, frame: int, suffix: str = ".jpg") -> str:
+        """File name of one frame: the image name, a frame file of a folder, or NAME/00000.jpg."""
+        if self.kind == "image":
+            return self.name
+        if self.frame_names is not None and frame < len(self.frame_names):
+            return f"{self.stem}/{self.frame_names[frame]}"
+        return f"{self.stem}/{frame:05d}{suffix}"
+
+    def frames_with_masks(self) -> list[int]:
+        """Frames on which any object has a mask, sorted."""
+        return sorted({frame for obj in self.objects for frame in obj.masks})
+
+
+@dataclass
+class Dataset:
+    """Labels and items with their objects and masks."""
+
+    labels: list[LabelData] = field(default_factory=list)
+    items: list[ItemData] = field(default_factory=list)
+
+    def label_names(self) -> list[str]:
+        """Label names in order."""
+        return [label.name for label in self.labels]
+
+    def ensure_label(self, name: str) -> None:
+        """Add a label of this name when there is none yet."""
+        if name not in self.label_names():
+            self.labels.append(LabelData(name, palette_color(len(self.labels))))
+
+    def ensure_labels_of_objects(self) -> None:
+        """Add a label for every label name that objects use but `labels` lacks."""
+        for item in self.items:
+            for obj in item.objects:
+                if obj.label:
+                    self.ensure_label(obj.label)
+
+    def mask_count(self) -> int:
+        """Number of (object, frame) masks."""
+        return sum(len(obj.masks) for item in self.items for obj in item.objects)
+
+
+def label_index(dataset: Dataset) -> dict[str, int]:
+    """1-based index of each label name (0 is kept for the background / no label)."""
+    return {name: index + 1 for index, name in enumerate(dataset.label_names())}

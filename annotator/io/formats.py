@@ -1,0 +1,183 @@
+"""The format table: names, detection, and read / write / convert between any pair.
+
+Every reader returns a fully checked Dataset (a bad input raises FormatError and yields
+nothing); every writer takes a Dataset. `convert` is what `annotator convert` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from annotator.document.project import Project
+from annotator.errors import FormatError
+from annotator.io.coco import CocoOptions, read_coco, write_coco
+from annotator.io.common import Progress, load_json, no_progress
+from annotator.io.dataset import Dataset
+from annotator.io.labelme import LabelmeOptions, read_labelme, write_labelme
+from annotator.io.png_masks import LABEL_MAP_FILE, PngImportOptions, read_png_masks, write_png_masks
+from annotator.io.polygons import DEFAULT_TOLERANCE
+from annotator.io.project_io import dataset_from_project, import_dataset, read_project, write_project
+from annotator.io.rle_json import FORMAT as RLE_FORMAT
+from annotator.io.rle_json import read_rle_json, write_rle_json
+from annotator.io.tracks import write_mot, write_point_tracks
+from annotator.io.yolo import read_yolo, write_yolo
+from annotator.io.ytvis import read_ytvis, write_ytvis
+
+log = logging.getLogger(__name__)
+
+READABLE = ("project", "coco", "ytvis", "labelme", "rle", "png", "semantic", "yolo")
+WRITABLE = (*READABLE, "mot", "points")
+PROJECT_SUFFIX = ".annot"
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """Options of the readers and writers (each format uses the ones that concern it)."""
+
+    segmentation: Literal["rle", "polygon"] = "rle"
+    tolerance: float = DEFAULT_TOLERANCE
+    labelme_shapes: Literal["polygon", "mask"] = "polygon"
+    images: Path | None = None
+    video: bool = False
+    check_media: bool = True
+
+
+def _detect_json(path: Path) -> str:
+    data = load_json(path)
+    if isinstance(data, dict):
+        if data.get("format") == RLE_FORMAT:
+            return "rle"
+        if "shapes" in data and "imagePath" in data:
+            return "labelme"
+        annotations = data.get("annotations")
+        if isinstance(annotations, list) and "videos" in data and "images" not in data:
+            return "ytvis"
+        if "images" in data and isinstance(annotations, list):
+            return "coco"
+    raise FormatError(path, "", "is JSON of no known annotation format (give --from)")
+
+
+def _detect_folder(path: Path) -> str:
+    if (path / LABEL_MAP_FILE).is_file():
+        return "semantic"
+    if any(path.glob("*.png")) or any(path.glob("*/*.png")):
+        return "png"
+    names = ("classes.txt", "obj.names", "data.yaml")
+    if any((path / n).is_file() for n in names) and (any(path.glob("labels/*.txt")) or any(path.glob("*.txt"))):
+        return "yolo"
+    if any(path.glob("*.json")) or any(path.glob("*/*.json")):
+        return "labelme"
+    raise FormatError(path, "", "holds no annotations of a known format (give --from)")
+
+
+def detect_format(path: Path) -> str:
+    """The format name of a file or folder (FormatError when it cannot be told)."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(path, "", "does not exist")
+    if path.is_dir():
+        return _detect_folder(path)
+    if path.suffix == PROJECT_SUFFIX:
+        return "project"
+    with path.open("rb") as handle:
+        if handle.read(16) == b"SQLite format 3\x00":
+            return "project"
+    if path.suffix.lower() == ".json":
+        return _detect_json(path)
+    raise FormatError(path, "", "is of no known annotation format (give --from)")
+
+
+def read_dataset(
+    path: Path, fmt: str | None = None, options: FormatOptions = FormatOptions(), progress: Progress = no_progress
+) -> Dataset:
+    """Read annotations of format `fmt` (detected when None) into a checked Dataset."""
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt == "project":
+        return read_project(path)
+    if fmt == "coco":
+        return read_coco(path, options.images, options.check_media)
+    if fmt == "ytvis":
+        return read_ytvis(path, options.images, options.check_media)
+    if fmt == "labelme":
+        return read_labelme(path, options.check_media, progress)
+    if fmt == "rle":
+        return read_rle_json(path)
+    if fmt in ("png", "semantic"):
+        mode = "semantic" if fmt == "semantic" else "instance"
+        return read_png_masks(path, PngImportOptions(options.images, mode, options.video), progress)
+    if fmt == "yolo":
+        return read_yolo(path, options.images, progress)
+    raise FormatError(path, "", f"cannot read the format '{fmt}' (readable: {', '.join(READABLE)})")
+
+
+def write_dataset(
+    dataset: Dataset, out: Path, fmt: str, options: FormatOptions = FormatOptions(), progress: Progress = no_progress
+) -> Path:
+    """Write a Dataset as format `fmt` to `out` (a file for project/coco/ytvis/rle, else a folder)."""
+    out = Path(out)
+    coco = CocoOptions(options.segmentation, options.tolerance)
+    if fmt == "project":
+        return write_project(dataset, out, progress)
+    if fmt == "coco":
+        return write_coco(dataset, out, coco, progress)
+    if fmt == "ytvis":
+        return write_ytvis(dataset, out, coco, progress)
+    if fmt == "rle":
+        return write_rle_json(dataset, out, progress)
+    if fmt == "labelme":
+        write_labelme(dataset, out, LabelmeOptions(options.labelme_shapes, options.tolerance), progress)
+        return out
+    if fmt in ("png", "semantic"):
+        return write_png_masks(dataset, out, "semantic" if fmt == "semantic" else "instance", progress)
+    if fmt == "yolo":
+        return write_yolo(dataset, out, options.tolerance, progress)
+    if fmt == "mot":
+        return write_mot(dataset, out, progress)
+    if fmt == "points":
+        return write_point_tracks(dataset, out, progress)
+    raise FormatError(out, "", f"cannot write the format '{fmt}' (writable: {', '.join(WRITABLE)})")
+
+
+def convert(
+    src: Path,
+    out: Path,
+    to: str,
+    src_format: str | None = None,
+    options: FormatOptions = FormatOptions(),
+    progress: Progress = no_progress,
+) -> tuple[str, int]:
+    """Convert `src` to format `to` at `out`; returns (the source format, the number of masks)."""
+    fmt = src_format or detect_format(Path(src))
+    if to not in WRITABLE:
+        raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
+    dataset = read_dataset(Path(src), fmt, options, progress)
+    write_dataset(dataset, Path(out), to, options, progress)
+    return fmt, dataset.mask_count()
+
+
+def export_project(
+    project: Project,
+    out: Path,
+    fmt: str,
+    options: FormatOptions = FormatOptions(),
+    progress: Progress = no_progress,
+    item_ids: list[int] | None = None,
+) -> Path:
+    """Export a project (or some of its items) as format `fmt` to `out` (the project is only read)."""
+    return write_dataset(dataset_from_project(project, item_ids), Path(out), fmt, options, progress)
+
+
+def import_annotations(
+    project: Project,
+    src: Path,
+    fmt: str | None = None,
+    options: FormatOptions = FormatOptions(),
+    progress: Progress = no_progress,
+) -> int:
+    """Read `src` completely, check it, then add it to the project as one undoable step; returns the mask count."""
+    dataset = read_dataset(Path(src), fmt, options, progress)
+    return import_dataset(project, dataset, str(src), progress)

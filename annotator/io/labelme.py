@@ -1,0 +1,234 @@
+"""labelme JSON: one file per image (per annotated frame for videos), objects as shapes.
+
+Export: each object becomes polygons (shape_type "polygon", hole-free pieces of a valid
+geometry, in labelme's coordinates: PIL draws them filled and outlined) or one "mask" shape
+(a base64 PNG of the mask's bbox crop, points = the bbox corners, inclusive). All shapes of one
+object share its `group_id`; `label` is the label name ("object" when none), `description`
+the object's name; `imagePath` is relative to the JSON file; `imageData` is null.
+Import: shapes of equal (label, group_id) form one object; a shape without group_id is its own.
+Polygons, rectangles, circles and masks are read; lines and points (no area) are skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image, ImageDraw, UnidentifiedImageError
+
+from annotator.document.mask import Mask
+from annotator.io.common import Progress, Reader, load_json, no_progress, relative_path, resolve, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
+from annotator.io.polygons import DEFAULT_TOLERANCE, mask_to_polygons
+
+log = logging.getLogger(__name__)
+
+ShapeMode = Literal["polygon", "mask"]
+LABELME_VERSION = "5.5.0"
+UNLABELED = "object"
+
+
+@dataclass(frozen=True)
+class LabelmeOptions:
+    """Export options: shapes as 'polygon' or 'mask'; polygon simplification in pixels."""
+
+    shapes: ShapeMode = "polygon"
+    tolerance: float = DEFAULT_TOLERANCE
+
+
+def _mask_png_b64(crop: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(crop.astype(np.uint8) * 255, mode="L").save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _shape(label: str, points: list, group: int, kind: str, name: str, mask: str | None = None) -> dict:
+    shape = {"label": label, "points": points, "group_id": group, "description": name}
+    shape.update(shape_type=kind, flags={}, mask=mask)
+    return shape
+
+
+def object_shapes(obj: ObjectData, mask: Mask, group: int, options: LabelmeOptions) -> list[dict]:
+    """The labelme shapes of one object's mask."""
+    label = obj.label or UNLABELED
+    x0, y0, x1, y1 = mask.bbox
+    if options.shapes == "mask":
+        points = [[float(x0), float(y0)], [float(x1 - 1), float(y1 - 1)]]
+        return [_shape(label, points, group, "mask", obj.name, _mask_png_b64(mask.crop))]
+    rings = mask_to_polygons(mask.crop, "center", options.tolerance)
+    shapes = []
+    for ring in rings:
+        points = np.round(ring + np.array([x0, y0]), 2).tolist()
+        shapes.append(_shape(label, points, group, "polygon", obj.name))
+    return shapes
+
+
+def labelme_dict(item: ItemData, frame: int, image_path: str, folder: Path, options: LabelmeOptions) -> dict:
+    """The labelme JSON content of one image (or video frame)."""
+    shapes = []
+    for group, obj in enumerate(item.objects, 1):
+        mask = obj.masks.get(frame)
+        if mask is not None and not mask.is_empty:
+            shapes.extend(object_shapes(obj, mask, group, options))
+    return {
+        "version": LABELME_VERSION,
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": relative_path(image_path, folder),
+        "imageData": None,
+        "imageHeight": item.height,
+        "imageWidth": item.width,
+    }
+
+
+def _targets(item: ItemData, out: Path | None) -> list[tuple[int, str, Path]]:
+    """(frame, media file, JSON file) of each file to write for an item."""
+    if item.kind == "image":
+        folder = Path(item.path).parent if out is None else out
+        return [(0, item.path, folder / f"{item.stem}.json")]
+    targets = []
+    for frame in item.frames_with_masks():
+        name = item.frame_name(frame)
+        media = str(Path(item.path) / Path(name).name)
+        folder = Path(item.path) if out is None else out / item.stem
+        targets.append((frame, media, folder / f"{Path(name).stem}.json"))
+    return targets
+
+
+def write_labelme(
+    dataset: Dataset,
+    out: Path | None = None,
+    options: LabelmeOptions = LabelmeOptions(),
+    progress: Progress = no_progress,
+) -> list[Path]:
+    """Write labelme files into folder `out` (None: beside each image); returns the files written."""
+    written = []
+    for done, item in enumerate(dataset.items, 1):
+        for frame, media, path in _targets(item, None if out is None else Path(out)):
+            write_json_atomic(path, labelme_dict(item, frame, media, path.parent, options), indent=2)
+            written.append(path)
+        progress(done, len(dataset.items))
+    return written
+
+
+# -- import --------------------------------------------------------------------------------------
+
+
+def _points(reader: Reader, shape: dict, element: str) -> list[tuple[float, float]]:
+    points = []
+    for index, raw in enumerate(reader.get(shape, "points", list, element)):
+        where = f"{element}.points[{index}]"
+        pair = reader.check(raw, list, where)
+        if len(pair) != 2:
+            raise reader.fail(where, f"must be [x, y], not {len(pair)} numbers")
+        points.append((reader.number(pair[0], where), reader.number(pair[1], where)))
+    return points
+
+
+def _draw(height: int, width: int, paint: Any) -> np.ndarray:
+    canvas = Image.new("L", (width, height), 0)
+    paint(ImageDraw.Draw(canvas))
+    return np.asarray(canvas, dtype=bool)
+
+
+def _mask_shape(reader: Reader, shape: dict, points: list, element: str, size: tuple[int, int]) -> np.ndarray:
+    """A labelme mask shape: base64 PNG crop placed at the first point (inclusive bbox)."""
+    data = reader.get(shape, "mask", str, element)
+    if len(points) != 2:
+        raise reader.fail(f"{element}.points", "a mask shape needs 2 points (its bbox corners)")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(data, validate=True))) as image:
+            crop = np.asarray(image.convert("L")) > 0
+    except (ValueError, OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+        raise reader.fail(f"{element}.mask", f"is not a base64 PNG ({error})") from error
+    (x0, y0), (x1, y1) = ((int(x), int(y)) for x, y in points)
+    if crop.shape != (y1 - y0 + 1, x1 - x0 + 1):
+        raise reader.fail(f"{element}.mask", f"is {crop.shape[1]}x{crop.shape[0]} but its points span a different box")
+    if x0 < 0 or y0 < 0 or x1 >= size[1] or y1 >= size[0]:
+        raise reader.fail(f"{element}.points", "the mask lies outside the image")
+    full = np.zeros(size, bool)
+    full[y0 : y1 + 1, x0 : x1 + 1] = crop
+    return full
+
+
+def shape_mask(reader: Reader, shape: dict, element: str, size: tuple[int, int]) -> np.ndarray | None:
+    """The HxW mask of one shape as labelme draws it, or None for shapes without area."""
+    kind = reader.opt(shape, "shape_type", str, element, "polygon")
+    height, width = size
+    # Clip far-away vertices, which only slow the rasteriser down.
+    points = [
+        (min(max(x, -1.0), width + 1.0), min(max(y, -1.0), height + 1.0)) for x, y in _points(reader, shape, element)
+    ]
+    if kind == "mask":
+        return _mask_shape(reader, shape, points, element, size)
+    if kind == "polygon":
+        if len(points) < 3:
+            raise reader.fail(f"{element}.points", f"a polygon needs at least 3 points, got {len(points)}")
+        return _draw(height, width, lambda d: d.polygon(points, fill=1, outline=1))
+    if kind in ("rectangle", "circle") and len(points) != 2:
+        raise reader.fail(f"{element}.points", f"a {kind} needs 2 points, got {len(points)}")
+    if kind == "rectangle":
+        (ax, ay), (bx, by) = points
+        box = ((min(ax, bx), min(ay, by)), (max(ax, bx), max(ay, by)))
+        return _draw(height, width, lambda d: d.rectangle(box, fill=1, outline=1))
+    if kind == "circle":
+        (cx, cy), (px, py) = points
+        r = math.hypot(cx - px, cy - py)
+        return _draw(height, width, lambda d: d.ellipse(((cx - r, cy - r), (cx + r, cy + r)), fill=1, outline=1))
+    if kind in ("line", "linestrip", "point", "points"):
+        log.info("%s: %s is a %s (no area); skipped", reader.path, element, kind)
+        return None
+    raise reader.fail(f"{element}.shape_type", f"unknown shape type '{kind}'")
+
+
+def labelme_to_item(reader: Reader, data: Any, check_media: bool = True) -> ItemData:
+    """One ItemData from parsed labelme JSON (FormatError on anything invalid)."""
+    data = reader.check(data, dict, "")
+    image_path = reader.get(data, "imagePath", str, "").replace("\\", "/")
+    media = Path(resolve(reader.path.parent, image_path))
+    if check_media and not media.is_file():
+        raise reader.fail("imagePath", f"the image '{image_path}' is absent")
+    height = reader.integer(reader.get(data, "imageHeight", int, ""), "imageHeight", minimum=1)
+    width = reader.integer(reader.get(data, "imageWidth", int, ""), "imageWidth", minimum=1)
+    reader.image_size(width, height, "imageWidth")
+    item = ItemData(str(media), width, height)
+    groups: dict[tuple[str, int], ObjectData] = {}
+    for index, raw in enumerate(reader.get(data, "shapes", list, "")):
+        element = f"shapes[{index}]"
+        shape = reader.check(raw, dict, element)
+        label = reader.get(shape, "label", str, element)
+        group = reader.opt(shape, "group_id", int, element)
+        name = reader.opt(shape, "description", str, element, "")
+        full = shape_mask(reader, shape, element, (height, width))
+        if full is None:
+            continue
+        obj = groups.get((label, group)) if group is not None else None
+        if obj is None:
+            obj = ObjectData(name, None if label == UNLABELED else label)
+            item.objects.append(obj)
+            if group is not None:
+                groups[(label, group)] = obj
+        previous = obj.masks.get(0)
+        obj.masks[0] = Mask.from_array(full if previous is None else previous.to_array() | full)
+    return item
+
+
+def read_labelme(src: Path, check_media: bool = True, progress: Progress = no_progress) -> Dataset:
+    """Read one labelme file or every *.json under a folder (recursively), all checked first."""
+    src = Path(src)
+    files = [src] if src.is_file() else sorted(src.rglob("*.json"))
+    dataset = Dataset()
+    for done, path in enumerate(files, 1):
+        dataset.items.append(labelme_to_item(Reader(path), load_json(path), check_media))
+        progress(done, len(files))
+    for item in dataset.items:
+        for obj in item.objects:
+            if obj.label and obj.label not in dataset.label_names():
+                dataset.labels.append(LabelData(obj.label))
+    return dataset

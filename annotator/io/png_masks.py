@@ -1,0 +1,267 @@
+"""Index PNG masks (DAVIS style) and the semantic variant, with a palette.
+
+Instance PNGs: one 8-bit palette PNG per image (OUT/STEM.png) or per video frame
+(OUT/STEM/00000.png); pixel value k is the k-th object of the item (1-based, layer order, a
+later object drawn over an earlier one), 0 is background; palette colours are the objects'.
+`objects.json` beside them records each item's media path and each index's name and label.
+Semantic PNGs: pixel value = label index (1-based, label order; 0 = background or no label),
+with `label_map.json` ({"0": "background", "1": "cat", ...}) and the labels' colours as palette.
+Import: every non-zero value of a PNG is one object (semantic: one object per label); a PNG is
+paired with the image of the same stem in the images folder given as an option.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from annotator.document.mask import Mask
+from annotator.document.model import Color, palette_color
+from annotator.errors import FormatError
+from annotator.io.common import Progress, Reader, load_json, no_progress, relative_path, resolve, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, label_index
+from annotator.io.media import IMAGE_SUFFIXES, image_size
+
+log = logging.getLogger(__name__)
+
+PngMode = Literal["instance", "semantic"]
+OBJECTS_FILE = "objects.json"
+LABEL_MAP_FILE = "label_map.json"
+
+
+def palette_bytes(colors: list[Color | None]) -> list[int]:
+    """A 768-entry PIL palette: index 0 black, index k the k-th colour (palette colour when None)."""
+    flat = [0, 0, 0]
+    for index, color in enumerate(colors[:255]):
+        flat.extend(color if color is not None else palette_color(index))
+    return flat + [0] * (768 - len(flat))
+
+
+def write_index_png(path: Path, indices: np.ndarray, palette: list[int]) -> None:
+    """Save an HxW uint8 index array as a palette PNG."""
+    image = Image.fromarray(indices.astype(np.uint8), mode="P")
+    image.putpalette(palette)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    image.save(tmp, format="PNG")
+    tmp.replace(path)
+
+
+def _frame_indices(item: ItemData, frame: int, values: list[int]) -> np.ndarray:
+    canvas = np.zeros((item.height, item.width), np.uint8)
+    for obj, value in zip(item.objects, values, strict=True):
+        mask = obj.masks.get(frame)
+        if mask is not None and value and not mask.is_empty:
+            x0, y0, x1, y1 = mask.bbox
+            canvas[y0:y1, x0:x1][mask.crop] = value
+    return canvas
+
+
+def _png_path(out: Path, item: ItemData, frame: int) -> Path:
+    if item.kind == "image":
+        return out / f"{item.stem}.png"
+    name = Path(item.frame_names[frame]).stem if item.frame_names and frame < len(item.frame_names) else f"{frame:05d}"
+    return out / item.stem / f"{name}.png"
+
+
+def write_png_masks(dataset: Dataset, out: Path, mode: PngMode = "instance", progress: Progress = no_progress) -> Path:
+    """Write one index PNG per image / video frame into folder `out`, plus the sidecar file."""
+    out = Path(out)
+    labels = label_index(dataset)
+    too_many = len(labels) > 255 if mode == "semantic" else any(len(i.objects) > 255 for i in dataset.items)
+    if too_many:
+        raise FormatError(out, "", "an index PNG holds at most 255 objects or labels")
+    sidecar: dict = {"mode": mode, "items": []}
+    label_palette = palette_bytes([label.color for label in dataset.labels])
+    total = sum(item.frame_count for item in dataset.items)
+    done = 0
+    for item in dataset.items:
+        if mode == "instance":
+            values = list(range(1, len(item.objects) + 1))
+            palette = palette_bytes([obj.color for obj in item.objects])
+        else:
+            values = [labels.get(obj.label, 0) if obj.label else 0 for obj in item.objects]
+            palette = label_palette
+        for frame in range(item.frame_count):
+            write_index_png(_png_path(out, item, frame), _frame_indices(item, frame, values), palette)
+            done += 1
+            progress(done, total)
+        objects = [{"index": v, "name": o.name, "label": o.label} for o, v in zip(item.objects, values, strict=True)]
+        entry = {"png": _png_path(out, item, 0).relative_to(out).as_posix(), "path": relative_path(item.path, out)}
+        entry.update(kind=item.kind, frame_count=item.frame_count, fps=item.fps, objects=objects)
+        sidecar["items"].append(entry)
+    if mode == "semantic":
+        names = {"0": "background", **{str(v): name for name, v in labels.items()}}
+        write_json_atomic(out / LABEL_MAP_FILE, names, indent=1)
+    write_json_atomic(out / OBJECTS_FILE, sidecar, indent=1)
+    return out
+
+
+# -- import --------------------------------------------------------------------------------------
+
+
+def read_index_png(path: Path) -> np.ndarray:
+    """The HxW index array of a PNG (palette or grayscale); FormatError when it is neither."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L", "1", "I;16", "I"):
+                raise FormatError(path, "", f"is a {image.mode} image, not an index (palette or grayscale) PNG")
+            return np.asarray(image)
+    except (OSError, UnidentifiedImageError, ValueError) as error:
+        raise FormatError(path, "", f"cannot be read as a PNG ({error})") from error
+
+
+def find_image(folder: Path, stem: str) -> Path | None:
+    """The image file named STEM.<image suffix> in `folder`, or None."""
+    for suffix in sorted(IMAGE_SUFFIXES):
+        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class PngImportOptions:
+    """Import options: `images` folder (media paired by stem), mode, and `video` (SRC is one video)."""
+
+    images: Path | None = None
+    mode: PngMode | None = None
+    video: bool = False
+
+
+def _sidecar(src: Path) -> dict[str, dict]:
+    """Sidecar entries by PNG path (relative to `src`), when objects.json is there and valid."""
+    path = src / OBJECTS_FILE
+    if not path.is_file():
+        return {}
+    reader = Reader(path)
+    data = reader.check(load_json(path), dict, "")
+    entries = {}
+    for index, raw in enumerate(reader.get(data, "items", list, "")):
+        entry = reader.check(raw, dict, f"items[{index}]")
+        reader.get(entry, "path", str, f"items[{index}]")
+        for j, obj in enumerate(reader.opt(entry, "objects", list, f"items[{index}]", [])):
+            where = f"items[{index}].objects[{j}]"
+            reader.check(obj, dict, where)
+            reader.integer(reader.get(obj, "index", int, where), f"{where}.index", minimum=0)
+        entries[reader.get(entry, "png", str, f"items[{index}]")] = entry
+    return entries
+
+
+def _label_map(src: Path) -> dict[int, str]:
+    path = src / LABEL_MAP_FILE
+    if not path.is_file():
+        return {}
+    reader = Reader(path)
+    data = reader.check(load_json(path), dict, "")
+    result = {}
+    for key, value in data.items():
+        if not key.isdigit():
+            raise reader.fail(key, "label map keys must be pixel values (0-255)")
+        result[int(key)] = reader.check(value, str, key)
+    return result
+
+
+def _groups(src: Path, video: bool) -> list[tuple[str, str, list[Path]]]:
+    """(kind, stem, PNG files) of each item found under `src`."""
+    if video:
+        return [("video", src.name, sorted(src.glob("*.png")))]
+    groups: list[tuple[str, str, list[Path]]] = [("image", p.stem, [p]) for p in sorted(src.glob("*.png"))]
+    for folder in sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        frames = sorted(folder.glob("*.png"))
+        if frames:
+            groups.append(("video", folder.name, frames))
+    return groups
+
+
+def _media_for(kind: str, stem: str, first: Path, src: Path, options: PngImportOptions, sidecar: dict) -> Path:
+    if options.images is not None:
+        images = Path(options.images)
+        if kind == "video":
+            folder = images if options.video else images / stem
+            if not folder.is_dir():
+                raise FormatError(first, "", f"no frame folder for it at {folder}")
+            return folder
+        found = find_image(images, stem)
+        if found is None:
+            raise FormatError(first, "", f"no image named {stem}.* in the images folder {images}")
+        return found
+    entry = sidecar.get(first.relative_to(src).as_posix())
+    if entry is None:
+        raise FormatError(first, "", "no image to pair it with: give the images folder (--images)")
+    return Path(resolve(src, entry["path"]))
+
+
+def _objects_of(frames: list[np.ndarray], names: dict[int, tuple[str, str | None]]) -> list[ObjectData]:
+    values = sorted(set().union(*(np.unique(f).tolist() for f in frames)) - {0})
+    objects = []
+    for value in values:
+        name, label = names.get(value, (f"object {value}", None))
+        masks = {i: Mask.from_array(f == value) for i, f in enumerate(frames) if (f == value).any()}
+        objects.append(ObjectData(name, label, masks, track_id=value))
+    return objects
+
+
+def read_png_masks(
+    src: Path, options: PngImportOptions = PngImportOptions(), progress: Progress = no_progress
+) -> Dataset:
+    """Read a folder of index PNGs (instance or semantic) into a Dataset, checking every file first."""
+    src = Path(src)
+    if not src.is_dir():
+        raise FormatError(src, "", "is not a folder of PNG masks")
+    sidecar = _sidecar(src)
+    label_map = _label_map(src)
+    mode = options.mode or ("semantic" if label_map else "instance")
+    dataset = Dataset()
+    groups = _groups(src, options.video)
+    if not groups:
+        raise FormatError(src, "", "holds no PNG masks")
+    for done, (kind, stem, pngs) in enumerate(groups, 1):
+        media = _media_for(kind, stem, pngs[0], src, options, sidecar)
+        frames = [read_index_png(p) for p in pngs]
+        height, width = frames[0].shape[:2]
+        for png, frame in zip(pngs, frames, strict=True):
+            if frame.shape != (height, width):
+                raise FormatError(png, "", f"is {frame.shape[1]}x{frame.shape[0]}, not {width}x{height} like the first")
+        if kind == "image":
+            _check_size(pngs[0], media, width, height)
+        names = _names(mode, label_map, sidecar.get(pngs[0].relative_to(src).as_posix()), pngs[0])
+        item = ItemData(str(media), width, height, kind, len(frames))  # type: ignore[arg-type]
+        item.frame_names = [p.stem + ".jpg" for p in pngs] if kind == "video" else None
+        item.objects = _objects_of(frames, names)
+        dataset.items.append(item)
+        progress(done, len(groups))
+    for name in [n for v, n in sorted(label_map.items()) if v] if mode == "semantic" else []:
+        dataset.labels.append(LabelData(name))
+    dataset.ensure_labels_of_objects()
+    return dataset
+
+
+def _check_size(png: Path, media: Path, width: int, height: int) -> None:
+    if not media.is_file():
+        raise FormatError(png, "", f"its image {media} is absent")
+    size = image_size(media)
+    if size != (width, height):
+        raise FormatError(png, "", f"is {width}x{height} but its image {media.name} is {size[0]}x{size[1]}")
+
+
+def _names(mode: str, label_map: dict[int, str], entry: dict | None, png: Path) -> dict[int, tuple[str, str | None]]:
+    """Pixel value -> (object name, label) from the label map (semantic) or the sidecar (instance)."""
+    if mode == "semantic":
+        return {v: (name, name) for v, name in label_map.items() if v}
+    names: dict[int, tuple[str, str | None]] = {}
+    for obj in (entry or {}).get("objects", []):
+        label = obj.get("label")
+        names[int(obj["index"])] = (str(obj.get("name") or ""), label if isinstance(label, str) else None)
+    return names
+
+
+def dumps_label_map(label_map: dict[int, str]) -> str:
+    """A label map as JSON text (for tests and tools)."""
+    return json.dumps({str(k): v for k, v in sorted(label_map.items())})
