@@ -1,0 +1,160 @@
+"""The classic engine: no weights, OpenCV + graph cuts; the always-available default."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from model.classic.features import Grid, build_grid, grid_from_arrays, grid_to_arrays
+from model.classic.geodesic import GeodesicGraph
+from model.classic.interactive import CutSettings, GridPrompt, geodesic_ratio, segment_with
+from model.errors import EngineError
+from model.protocol import Embedding, FrameSource, Prediction, Prompt, VideoSession, check_image
+
+log = logging.getLogger(__name__)
+
+# Logits are (soft mask - 0.5) * LOGIT_SCALE on the grid, so 0 is the decision boundary.
+LOGIT_SCALE = 20.0
+
+
+@dataclass(frozen=True)
+class ClassicConfig:
+    """Working-grid size, cut settings, and the geodesic strengths of the candidates (tight .. loose)."""
+
+    long_side: int = 400
+    cut: CutSettings = field(default_factory=CutSettings)
+    candidates: tuple[float, ...] = (8.0, 4.0, 1.0)
+
+
+def create_engine(device: str = "cpu", **options: object) -> ClassicEngine:
+    """Registry factory: the classic engine runs on the CPU whatever `device` asks."""
+    if device not in ("cpu", "auto", "", None):
+        log.info("the classic engine runs on the CPU (asked for %s)", device)
+    long_side = int(options.pop("long_side", 400))  # type: ignore[call-overload]
+    if options:
+        log.debug("classic engine ignores options %s", sorted(options))
+    return ClassicEngine(ClassicConfig(long_side=long_side))
+
+
+class ClassicEngine:
+    """Graph-cut interactive segmentation on a downscaled grid; DIS optical flow for video."""
+
+    name = "classic"
+    device = "cpu"
+
+    def __init__(self, config: ClassicConfig | None = None) -> None:
+        self.config = config or ClassicConfig()
+        self.model_id = f"classic-v1-{self.config.long_side}"
+        # The grid and graph of the last embedding, so that clicks on one image rebuild nothing.
+        self._last: tuple[Embedding, Grid, GeodesicGraph] | None = None
+
+    def _prepared(self, embedding: Embedding) -> tuple[Grid, GeodesicGraph]:
+        if self._last is None or self._last[0] is not embedding:
+            grid = grid_from_arrays(embedding.data)
+            self._last = (embedding, grid, GeodesicGraph(grid, self.config.cut.geodesic_colour))
+        return self._last[1], self._last[2]
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        """Precompute the working grid (colour bins, edge weights) of an HxWx3 image."""
+        rgb = check_image(image)
+        grid = build_grid(rgb, self.config.long_side)
+        data = grid_to_arrays(grid)
+        return Embedding(self.model_id, rgb.shape[:2], data, sum(a.nbytes for a in data.values()))
+
+    def predict(self, embedding: Embedding, prompt: Prompt) -> Prediction:
+        """Candidate masks for a prompt: several when `multimask` and a single click is ambiguous."""
+        if embedding.model_id != self.model_id:
+            raise EngineError(f"embedding of model '{embedding.model_id}' given to '{self.model_id}'")
+        grid, graph = self._prepared(embedding)
+        grid_prompt = to_grid_prompt(grid, prompt)
+        if grid_prompt is None:
+            return empty_prediction(grid)
+        strengths = [self.config.cut.geodesic]
+        single_click = len(grid_prompt.points) == 1 and grid_prompt.box is None and grid_prompt.prior is None
+        if prompt.multimask and single_click:
+            strengths = list(self.config.candidates)
+        ratio = geodesic_ratio(graph, grid_prompt, self.config.cut)
+        results = [segment_with(grid, grid_prompt, self.config.cut, ratio, s, graph) for s in strengths]
+        cells = [mask for mask, _ in results]
+        scores = np.array([edge_score(grid, m) for m in cells], np.float32)
+        return to_prediction(grid, cells, scores)
+
+    def open_video(self, frames: FrameSource) -> VideoSession:
+        """A flow-warping tracking session over `frames`."""
+        from model.classic.video import ClassicVideoSession
+
+        return ClassicVideoSession(self, frames)
+
+
+def to_grid_prompt(grid: Grid, prompt: Prompt) -> GridPrompt | None:
+    """Map a prompt to grid cells; None when nothing usable is left (clicks outside, empty box)."""
+    height, width = grid.image_size
+    points, labels = prompt.points, prompt.labels
+    inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
+    if not inside.all():
+        log.warning("ignoring %d click(s) outside the %dx%d image", int((~inside).sum()), width, height)
+    points, labels = points[inside], labels[inside]
+    scale = grid.scale
+    box = None
+    if prompt.box is not None:
+        x0, y0, x1, y1 = np.clip(prompt.box, 0, [width, height, width, height])
+        if not np.isfinite(prompt.box).all() or x1 - x0 < 1 or y1 - y0 < 1:
+            log.warning("ignoring a box with no area: %s", prompt.box.tolist())
+        else:
+            box = np.array([x0, y0, x1, y1], np.float32) * scale
+    prior = _prior(grid, prompt)
+    if len(points) == 0 and box is None and prior is None:
+        return None
+    return GridPrompt((points + 0.5) * scale - 0.5, labels, box, prior)
+
+
+def _prior(grid: Grid, prompt: Prompt) -> np.ndarray | None:
+    """The previous result as an hxw float map in [0, 1]: from `mask`, else from `logits`."""
+    height, width = grid.size
+    if prompt.mask is not None and prompt.mask.ndim == 2:
+        return cv2.resize(prompt.mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    if prompt.logits is not None:
+        logits = np.asarray(prompt.logits, np.float32)
+        logits = logits.reshape(logits.shape[-2:]) if logits.ndim > 2 else logits
+        if logits.ndim == 2 and logits.size:
+            resized = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
+            return 1.0 / (1.0 + np.exp(-np.clip(resized, -50, 50)))
+    return None
+
+
+def edge_score(grid: Grid, mask: np.ndarray) -> float:
+    """How well a mask's boundary follows image edges (mean gradient on it, relative), 0 if empty."""
+    if not mask.any() or mask.all():
+        return 0.0
+    cells = mask.astype(np.uint8)
+    boundary = (cv2.dilate(cells, np.ones((3, 3), np.uint8)) != cv2.erode(cells, np.ones((3, 3), np.uint8))).astype(
+        bool
+    )
+    mean = float(grid.gradient.mean()) + 1e-6
+    return float(grid.gradient[boundary].mean() / mean)
+
+
+def upsample(cells: np.ndarray, image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A grid mask -> (HxW bool mask at image size, hxw float32 logits)."""
+    soft = cv2.GaussianBlur(cells.astype(np.float32), (3, 3), 0)
+    height, width = image_size
+    full = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    return full, (soft - 0.5) * LOGIT_SCALE
+
+
+def to_prediction(grid: Grid, cells: list[np.ndarray], scores: np.ndarray) -> Prediction:
+    """Stack grid masks into a Prediction at image size."""
+    pairs = [upsample(c, grid.image_size) for c in cells]
+    masks = np.stack([m for m, _ in pairs])
+    logits = np.stack([lg for _, lg in pairs]).astype(np.float32)
+    return Prediction(masks, scores.astype(np.float32), logits)
+
+
+def empty_prediction(grid: Grid) -> Prediction:
+    """One empty candidate with score 0 (what an empty prompt gets)."""
+    height, width = grid.image_size
+    logits = np.full((1, *grid.size), -LOGIT_SCALE / 2, np.float32)
+    return Prediction(np.zeros((1, height, width), bool), np.zeros(1, np.float32), logits)

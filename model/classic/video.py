@@ -1,0 +1,261 @@
+"""Classic video tracking: DIS optical flow warps each mask, a local graph cut refines it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from model.classic.cut import colour_costs, colour_model, keep_seeded, min_cut
+from model.classic.features import Grid, colour_bins, edge_weights, grid_size
+from model.errors import EngineError
+from model.frames import read_ahead
+from model.protocol import Direction, FrameSource, Prompt
+
+if TYPE_CHECKING:
+    from model.classic.engine import ClassicEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    """Knobs of the flow + refinement tracker (the grid's long side in cells)."""
+
+    long_side: int = 427
+    prior: float = 2.0  # pull towards the warped mask
+    colour: float = 0.5  # weight of the colour models
+    smoothness: float = 2.0
+    margin: float = 0.15  # crop margin around the warped mask, relative to its size
+    model_rate: float = 0.0  # how fast the colour models follow the object
+    flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+    flow_finest_scale: int | None = None  # pyramid level the flow stops at (None: the preset's)
+    flow_pad: int = 24  # cells around the object, besides the margin, where flow is computed
+    blur: bool = True  # smooth the mask carried to the next frame
+    check_flow: bool = True  # distrust the warp where forward and backward flow disagree
+    occluded_prior: float = 0.0  # the warped value given to such cells
+
+
+@dataclass
+class _Track:
+    """One object's running state: soft mask on the grid and colour models."""
+
+    soft: np.ndarray
+    fg_model: np.ndarray
+    bg_model: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A frame on the working grid: grey levels for flow, colour bins, Lab."""
+
+    gray: np.ndarray
+    lab: np.ndarray
+    bins: np.ndarray
+
+
+class ClassicVideoSession:
+    """A VideoSession: keyframe masks per object, streamed flow propagation with bounded memory."""
+
+    def __init__(self, engine: ClassicEngine, frames: FrameSource, settings: TrackSettings | None = None) -> None:
+        if len(frames) == 0:
+            raise EngineError("the video has no frames")
+        self.engine = engine
+        self.frames = frames
+        self.settings = settings or TrackSettings()
+        self.image_size: tuple[int, int] = tuple(frames[0].shape[:2])  # type: ignore[assignment]
+        self.size = grid_size(self.image_size, self.settings.long_side)
+        self._keyframes: dict[int, dict[int, np.ndarray]] = {}  # obj_id -> frame -> HxW mask
+        self._flow = cv2.DISOpticalFlow_create(self.settings.flow_preset)
+        if self.settings.flow_finest_scale is not None:
+            self._flow.setFinestScale(self.settings.flow_finest_scale)
+
+    def add_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> np.ndarray:
+        """Prompt one object on one frame (a mask alone is taken as is); returns its HxW bool mask."""
+        if not 0 <= frame < len(self.frames):
+            raise EngineError(f"frame {frame} is outside the video (0..{len(self.frames) - 1})")
+        only_mask = prompt.mask is not None and len(prompt.points) == 0 and prompt.box is None
+        if only_mask:
+            mask = np.asarray(prompt.mask, bool)
+            if mask.shape != self.image_size:
+                raise EngineError(f"prompt mask of shape {mask.shape} on a video of size {self.image_size}")
+        else:
+            embedding = self.engine.embed(self.frames[frame])
+            mask = self.engine.predict(embedding, prompt).best_mask
+        self._keyframes.setdefault(obj_id, {})[frame] = mask.copy()
+        return mask
+
+    def remove_object(self, obj_id: int) -> None:
+        """Forget one object and all its prompts."""
+        self._keyframes.pop(obj_id, None)
+
+    def close(self) -> None:
+        """Release what the session holds."""
+        self._keyframes.clear()
+
+    def propagate(
+        self, start: int, direction: Direction = "forward", cancel: threading.Event | None = None
+    ) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+        """Stream (frame, {obj_id: mask}) from `start` (included once), stopping when `cancel` is set.
+
+        An object is tracked from its prompts: it appears from the first prompted frame that the
+        stream reaches, and is re-anchored on every later prompted frame (corrections).
+        """
+        if direction not in ("forward", "backward", "both"):
+            raise EngineError(f"unknown direction '{direction}'")
+        if not 0 <= start < len(self.frames):
+            raise EngineError(f"frame {start} is outside the video (0..{len(self.frames) - 1})")
+        runs = []
+        if direction in ("forward", "both"):
+            runs.append(range(start, len(self.frames)))
+        if direction in ("backward", "both"):
+            runs.append(range(start, -1, -1))
+        for number, order in enumerate(runs):
+            for index, masks in self._run(order, cancel):
+                if number > 0 and index == start:
+                    continue
+                yield index, masks
+                if cancel is not None and cancel.is_set():
+                    return
+
+    def _run(self, order: range, cancel: threading.Event | None) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+        tracks: dict[int, _Track] = {}
+        previous: _Frame | None = None
+        frames = read_ahead(self.frames, order)
+        try:
+            for index, image in frames:
+                if cancel is not None and cancel.is_set():
+                    return
+                current = self._prepare(image)
+                masks = {}
+                for obj_id, keyframes in self._keyframes.items():
+                    masks[obj_id] = self._step(obj_id, index, keyframes, tracks, previous, current)
+                previous = current
+                yield index, {k: v for k, v in masks.items() if v is not None}
+        finally:
+            frames.close()
+
+    def _prepare(self, image: np.ndarray) -> _Frame:
+        height, width = self.size
+        small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+        return _Frame(np.ascontiguousarray(lab[..., 0]), lab, colour_bins(lab))
+
+    def _step(
+        self,
+        obj_id: int,
+        index: int,
+        keyframes: dict[int, np.ndarray],
+        tracks: dict[int, _Track],
+        previous: _Frame | None,
+        current: _Frame,
+    ) -> np.ndarray | None:
+        """One object's mask on frame `index`: its keyframe there, else its warped + refined track."""
+        if index in keyframes:
+            tracks[obj_id] = self._start_track(keyframes[index], current)
+            return keyframes[index]
+        track = tracks.get(obj_id)
+        if track is None or previous is None:
+            return None
+        warped = self._follow(track.soft, previous, current)
+        cells = self._refine(warped, track, current)
+        rate = self.settings.model_rate
+        if rate > 0 and cells.any():
+            track.fg_model = (1 - rate) * track.fg_model + rate * colour_model(current.bins, cells.astype(np.float32))
+            track.bg_model = (1 - rate) * track.bg_model + rate * colour_model(
+                current.bins, (~cells).astype(np.float32)
+            )
+        track.soft = cells.astype(np.float32)
+        if self.settings.blur:
+            track.soft = cv2.GaussianBlur(track.soft, (3, 3), 0)
+        height, width = self.image_size
+        return cv2.resize(track.soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+
+    def _start_track(self, mask: np.ndarray, frame: _Frame) -> _Track:
+        height, width = self.size
+        soft = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+        cells = soft > 0.5
+        fg_model = colour_model(frame.bins, cells.astype(np.float32))
+        return _Track(soft, fg_model, colour_model(frame.bins, (~cells).astype(np.float32)))
+
+    def _follow(self, soft: np.ndarray, previous: _Frame, current: _Frame) -> np.ndarray:
+        """The soft mask moved into the current frame by optical flow computed around the object only."""
+        warped = np.zeros_like(soft)
+        box = _around(soft > 0.1, self.settings.margin, self.settings.flow_pad)
+        if box is None:
+            return warped
+        crop = (slice(box[0], box[1]), slice(box[2], box[3]))
+        now, before = np.ascontiguousarray(current.gray[crop]), np.ascontiguousarray(previous.gray[crop])
+        flow = self._calc(now, before)
+        moved = self._warp(np.ascontiguousarray(soft[crop]), flow)
+        if self.settings.check_flow:
+            forward = self._calc(before, now)
+            unreliable = self._inconsistent(flow, forward)
+            moved[unreliable] = np.minimum(moved[unreliable], self.settings.occluded_prior)
+        warped[crop] = moved
+        return warped
+
+    def _calc(self, first: np.ndarray, second: np.ndarray, least: int = 32) -> np.ndarray:
+        """DIS flow from `first` to `second`; tiny images are padded to the size DIS needs."""
+        height, width = first.shape
+        pad_y, pad_x = max(0, least - height), max(0, least - width)
+        if pad_y or pad_x:
+            first = cv2.copyMakeBorder(first, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+            second = cv2.copyMakeBorder(second, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(self._flow.calc(first, second, None)[:height, :width])
+
+    @staticmethod
+    def _inconsistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+        """Cells whose backward flow is not undone by the forward flow where it lands (disocclusions)."""
+        height, width = backward.shape[:2]
+        grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        landed = cv2.remap(forward, grid_x + backward[..., 0], grid_y + backward[..., 1], cv2.INTER_LINEAR)
+        error = np.linalg.norm(backward + landed, axis=2)
+        return error > 1.0 + 0.2 * np.linalg.norm(backward, axis=2)
+
+    def _warp(self, soft: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """Pull the previous soft mask into the current frame along the backward flow."""
+        height, width = soft.shape
+        grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        return cv2.remap(soft, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+
+    def _refine(self, warped: np.ndarray, track: _Track, frame: _Frame) -> np.ndarray:
+        """Graph cut in a crop around the warped mask: warped prior + colour models + edges."""
+        box = _around(warped > 0.1, self.settings.margin, 4)
+        if box is None:
+            return np.zeros(warped.shape, bool)
+        y0, y1, x0, x1 = box
+        lab = frame.lab[y0:y1, x0:x1]
+        bins = frame.bins[y0:y1, x0:x1]
+        prior = np.clip(warped[y0:y1, x0:x1], 0.0, 1.0)
+        weights, contrast = edge_weights(lab)
+        crop = Grid((y1 - y0, x1 - x0), (y1 - y0, x1 - x0), bins, weights, contrast, np.zeros(0, np.float32))
+        colour_fg, colour_bg = colour_costs(bins, track.fg_model, track.bg_model)
+        s = self.settings
+        cost_fg = s.prior * (1.0 - prior) + s.colour * colour_fg
+        cost_bg = s.prior * prior + s.colour * colour_bg
+        cells = min_cut(crop, cost_fg.astype(np.float32), cost_bg.astype(np.float32), s.smoothness)
+        cells = keep_seeded(cells, prior > 0.9)
+        out = np.zeros(warped.shape, bool)
+        out[y0:y1, x0:x1] = cells
+        return out
+
+
+def _around(present: np.ndarray, margin: float, pad: int, least: int = 32) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the box around `present` cells, grown by `margin` of its size + `pad`, >= `least`."""
+    if not present.any():
+        return None
+    ys, xs = np.nonzero(present)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    grow = int(margin * max(y1 - y0, x1 - x0)) + pad
+    extra_y = max(0, least - (y1 - y0) - 2 * grow) // 2 + 1
+    extra_x = max(0, least - (x1 - x0) - 2 * grow) // 2 + 1
+    height, width = present.shape
+    y0, y1 = max(0, y0 - grow - extra_y), min(height, y1 + grow + extra_y)
+    x0, x1 = max(0, x0 - grow - extra_x), min(width, x1 + grow + extra_x)
+    return y0, y1, x0, x1

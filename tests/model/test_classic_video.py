@@ -1,0 +1,111 @@
+"""The classic video session: propagation quality on a moving object, directions, cancel, frames."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator.evaluation.bench import synthetic_scene
+from annotator.evaluation.metrics import iou
+from model.classic.engine import ClassicEngine
+from model.errors import EngineError
+from model.frames import FolderFrames, ListFrames, read_ahead
+from model.protocol import Prompt
+
+SIZE = (120, 200)
+
+
+def clip(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    scenes = [synthetic_scene(SIZE, shift=0.15 * i / count, seed=i) for i in range(count)]
+    return [s[0] for s in scenes], [s[1] for s in scenes]
+
+
+def test_forward_propagation_follows_a_moving_object() -> None:
+    frames, masks = clip(10)
+    session = ClassicEngine().open_video(ListFrames(frames))
+    assert session.add_prompt(0, 7, Prompt(mask=masks[0])) is not None
+    seen = list(session.propagate(0, "forward"))
+    assert [index for index, _ in seen] == list(range(10))
+    assert all(iou(result[7], masks[index]) > 0.8 for index, result in seen)
+
+
+def test_both_directions_yield_every_frame_once_and_clicks_prompt() -> None:
+    frames, masks = clip(8)
+    session = ClassicEngine().open_video(ListFrames(frames))
+    ys, xs = np.nonzero(masks[4])
+    mask = session.add_prompt(4, 1, Prompt.from_clicks([(float(np.median(xs)), float(np.median(ys)), True)]))
+    assert iou(mask, masks[4]) > 0.8
+    order = [index for index, _ in session.propagate(4, "both")]
+    assert order == [4, 5, 6, 7, 3, 2, 1, 0]
+    session.remove_object(1)
+    assert all(result == {} for _, result in session.propagate(0, "forward"))
+
+
+def test_cancel_stops_within_one_frame() -> None:
+    frames, masks = clip(12)
+    session = ClassicEngine().open_video(ListFrames(frames))
+    session.add_prompt(0, 1, Prompt(mask=masks[0]))
+    cancel = threading.Event()
+    seen = []
+    for index, _ in session.propagate(0, "forward", cancel):
+        seen.append(index)
+        if index == 3:
+            cancel.set()
+    assert seen == [0, 1, 2, 3]
+
+
+def test_bad_session_inputs() -> None:
+    frames, masks = clip(3)
+    session = ClassicEngine().open_video(ListFrames(frames))
+    with pytest.raises(EngineError, match="outside the video"):
+        session.add_prompt(5, 1, Prompt(mask=masks[0]))
+    with pytest.raises(EngineError, match="prompt mask of shape"):
+        session.add_prompt(0, 1, Prompt(mask=np.ones((3, 3), bool)))
+    with pytest.raises(EngineError, match="unknown direction"):
+        next(session.propagate(0, "sideways"))  # type: ignore[arg-type]
+    with pytest.raises(EngineError, match="no frames"):
+        ClassicEngine().open_video(ListFrames([]))
+
+
+def test_folder_frames_read_lazily_and_name_bad_files(tmp_path: Path) -> None:
+    frames, _ = clip(3)
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(tmp_path / f"{index:05d}.png")
+    source = FolderFrames(tmp_path, keep=1)
+    assert len(source) == 3 and np.array_equal(source[2], frames[2]) and np.array_equal(source[-1], frames[2])
+    assert len(source._recent) == 1
+    with pytest.raises(IndexError):
+        source[3]
+    assert [i for i, _ in read_ahead(source, [2, 0, 1])] == [2, 0, 1]
+    (tmp_path / "00001.png").write_bytes(b"broken")
+    with pytest.raises(EngineError, match=r"00001\.png"):
+        list(read_ahead(FolderFrames(tmp_path), range(3)))
+    with pytest.raises(EngineError, match="no frame images"):
+        FolderFrames(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else tmp_path)
+    with pytest.raises(EngineError, match="is not a folder"):
+        FolderFrames(tmp_path / "missing")
+
+
+def test_read_ahead_stops_its_thread_when_closed() -> None:
+    frames, _ = clip(20)
+    stream = read_ahead(ListFrames(frames), range(20), depth=2)
+    next(stream)
+    stream.close()
+    assert not any(t.name == "frame-reader" and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (3, 200, 3), (10, 12, 3)])
+def test_tiny_frames_propagate_without_crashing(shape: tuple[int, int, int]) -> None:
+    rng = np.random.default_rng(0)
+    source = ListFrames([rng.integers(0, 255, shape, dtype=np.uint8) for _ in range(4)])
+    session = ClassicEngine().open_video(source)
+    first = np.zeros(shape[:2], bool)
+    first[0, 0] = True
+    session.add_prompt(0, 1, Prompt(mask=first))
+    results = list(session.propagate(0, "both"))
+    assert [index for index, _ in results] == [0, 1, 2, 3]
+    assert all(mask.shape == shape[:2] for _, masks in results for mask in masks.values())
