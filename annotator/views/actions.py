@@ -23,6 +23,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_project", "Open &Project…", "Ctrl+Alt+O", "fa5s.database", "File", "choose_project"),
     ActionSpec("save_as", "Save Project &As…", "Ctrl+Shift+S", "fa5s.save", "File", "save_as"),
     ActionSpec("export", "&Export…", "Ctrl+E", "fa5s.file-export", "File", "export_dialog"),
+    ActionSpec("import", "&Import Annotations…", "Ctrl+I", "fa5s.file-import", "File", "import_dialog"),
     ActionSpec("load_labels", "Load &Label Set…", "", "fa5s.tags", "File", "choose_label_set"),
     ActionSpec("quit", "&Quit", "Ctrl+Q", "fa5s.power-off", "File", "close"),
     ActionSpec("undo", "&Undo", "Ctrl+Z", "fa5s.undo", "Edit", "undo"),

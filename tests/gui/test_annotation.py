@@ -232,3 +232,36 @@ def test_event_loop_never_stalls_and_early_clicks_apply(qtbot, window, tmp_path,
     qtbot.wait(300)
     timer.stop()
     assert max(gaps[1:]) < 0.05 + 0.01, f"event loop stalled {max(gaps) * 1000:.0f} ms"
+
+
+def test_export_coco_from_the_menu_and_read_it_back(qtbot, window, tmp_path, shared_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from pycocotools.coco import COCO
+    from PySide6.QtWidgets import QDialog
+
+    from annotator.views.export_dialog import ExportDialog
+
+    folder = _image_folder(tmp_path, shared_data, ["grabcut_flower", "grabcut_sheep"])
+    window.open_path(folder)
+    _wait_ready(qtbot, window)
+    window.labels_panel.add_label("flower")
+    window.session.label_id = window.project.labels[0].id
+    _click(window, 200, 150)
+    qtbot.waitUntil(lambda: window.layers.rowCount() == 1, timeout=5000)
+    obj = _objects(window)[0]
+    out = tmp_path / "exported" / "coco.json"
+    out.parent.mkdir()
+
+    def accept(dialog: ExportDialog) -> QDialog.DialogCode:
+        dialog.format_box.setCurrentIndex(dialog.format_box.findData("coco"))
+        dialog.path_edit.setText(str(out))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ExportDialog, "exec", accept)
+    window.actions["export"].trigger()
+    qtbot.waitUntil(out.exists, timeout=20000)
+    qtbot.wait(200)
+    coco = COCO(str(out))
+    annotations = coco.loadAnns(coco.getAnnIds())
+    assert len(annotations) == 1
+    assert coco.loadCats(annotations[0]["category_id"])[0]["name"] == "flower"
+    assert np.array_equal(coco.annToMask(annotations[0]).astype(bool), window.project.mask(obj.id).to_array())

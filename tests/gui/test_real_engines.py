@@ -1,0 +1,73 @@
+"""The window with real engines from the registry (classic; the SAM family when available)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotator.bridge import EngineBridge
+from annotator.views.main_window import MainWindow
+
+pytestmark = pytest.mark.gui
+
+
+def _interior_point(mask: np.ndarray) -> tuple[float, float]:
+    distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    return float(x), float(y)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+@pytest.fixture
+def classic_window(qtbot):  # type: ignore[no-untyped-def]
+    window = MainWindow(engine_name="classic", bridge=EngineBridge())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.bridge.engine is not None, timeout=30000)
+    yield window
+    window.close()
+
+
+def test_classic_engine_click_in_the_gui(qtbot, classic_window, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    window = classic_window
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("grabcut_flower.jpg", "grabcut_sheep.jpg"):
+        (folder / name).symlink_to(shared_data / "images" / name)
+    window.open_path(folder)
+    qtbot.waitUntil(lambda: window.session.key in window.session.embedded_keys, timeout=30000)
+    truth = np.array(Image.open(shared_data / "masks" / "grabcut_flower.png")) > 127
+    x, y = _interior_point(truth)
+    window.session.add_point(x, y, True)
+    qtbot.waitUntil(lambda: window.layers.rowCount() == 1, timeout=30000)
+    obj = window.project.objects(window.session.item.id)[0]
+    assert _iou(window.project.mask(obj.id).to_array(), truth) > 0.6
+
+
+def test_classic_propagation_through_the_gui(qtbot, classic_window, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    window = classic_window
+    sequence = sorted((shared_data / "videos").iterdir())[0]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for path in sorted((sequence / "frames").iterdir())[:20]:
+        (frames / path.name).symlink_to(path)
+    window.open_path(frames)
+    item = window.project.items[0]
+    assert item.kind == "video" and item.frame_count == 20
+    masks = sorted((sequence / "masks").iterdir())
+    first = np.array(Image.open(masks[0])) > 0
+    from annotator.document import AddObject, Mask
+
+    obj = window.project.execute(AddObject(item.id, mask=Mask.from_array(first)))
+    with qtbot.waitSignal(window.propagation.finished, timeout=120000):
+        assert window.propagate("forward")
+    assert window.project.mask_frames(obj.id) == list(range(20))
+    ious = [_iou(window.project.mask(obj.id, f).to_array(), np.array(Image.open(masks[f])) > 0) for f in range(1, 20)]
+    assert np.mean(ious) > 0.6
