@@ -23,10 +23,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from model import registry
-from model.protocol import Embedding, Engine, Prompt
+from model.cache import EmbeddingCache, embedding_key
+from model.protocol import Embedding, Engine, Prompt, check_image
 
 log = logging.getLogger(__name__)
 
+DISK_CACHE_AFTER_S = 0.25  # embeddings slower than this to compute are also kept on disk
 PRIORITY_ENGINE, PRIORITY_EMBED, PRIORITY_INTERACTIVE, PRIORITY_PREFETCH, PRIORITY_JOB = range(5)
 
 
@@ -84,6 +86,7 @@ class EngineBridge(QObject):
         self._engine: Engine | None = None
         self._embeddings: OrderedDict[Any, Embedding] = OrderedDict()
         self._cache_size = cache_size
+        self._cache = EmbeddingCache()
         self._cond = threading.Condition()
         self._heap: list[_Request] = []
         self._ids = itertools.count(1)
@@ -204,7 +207,14 @@ class EngineBridge(QObject):
             cached = self._embeddings.get(key)
         if cached is None:
             image = request.payload["image"]
-            cached = engine.embed(image() if callable(image) else image)
+            image = check_image(image() if callable(image) else image)
+            content_key = embedding_key(image, engine.model_id)
+            cached = self._cache.get(content_key)
+            if cached is None:
+                cached = engine.embed(image)
+                # Only embeddings that were slow to make are worth a file for the next session.
+                slow = time.perf_counter() - started > DISK_CACHE_AFTER_S
+                self._cache.put(content_key, cached, disk=slow)
         with self._cond:
             self._embeddings[key] = cached
             self._embeddings.move_to_end(key)

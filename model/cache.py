@@ -83,10 +83,11 @@ class EmbeddingCache:
         self._remember(key, found)
         return found
 
-    def put(self, key: str, embedding: Embedding) -> None:
-        """Keep `embedding` under `key` in memory and on disk."""
+    def put(self, key: str, embedding: Embedding, disk: bool = True) -> None:
+        """Keep `embedding` under `key` in memory and (unless disk=False) on disk."""
         self._remember(key, embedding)
-        self._save(key, embedding)
+        if disk:
+            self._save(key, embedding)
 
     def get_or_embed(self, engine: Engine, image: np.ndarray) -> Embedding:
         """The embedding of `image` by `engine`, from the cache when it holds one."""
