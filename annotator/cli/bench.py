@@ -12,8 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="time an engine on generated images and video")
     parser.add_argument("--engine", default="classic", help="registered engine name (default classic)")
     parser.add_argument("--device", default="auto", help="device for the engine (auto, cpu, cuda, mps)")
+    parser.add_argument("--weights", default=None, help="weights folder (transformers format) or 'random'")
     parser.add_argument("--clicks", type=int, default=20, help="timed clicks (default 20)")
-    parser.add_argument("--frames", type=int, default=40, help="propagated frames (default 40)")
+    parser.add_argument("--frames", type=int, default=40, help="propagated frames (default 40; 0 skips propagation)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.set_defaults(func=run)
 
@@ -23,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from annotator.evaluation.bench import markdown_table, run_bench
     from model import registry
 
-    engine = registry.create(args.engine, device=args.device)
-    report = run_bench(engine, clicks=max(1, args.clicks), frames=max(2, args.frames))
+    engine = registry.create(args.engine, device=args.device, **({"weights": args.weights} if args.weights else {}))
+    report = run_bench(engine, clicks=max(1, args.clicks), frames=0 if args.frames <= 0 else max(2, args.frames))
     print(markdown_table(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

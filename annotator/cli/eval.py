@@ -28,13 +28,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="data folder (images/, masks/, ignore/, videos/)")
     parser.add_argument("--engine", default="classic", help="registered engine name (default classic)")
     parser.add_argument("--device", default="auto", help="device for the engine (auto, cpu, cuda, mps)")
+    parser.add_argument("--weights", default=None, help="weights folder (transformers format) or 'random'")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
 
 
 def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from model import registry
 
-    return registry.create(args.engine, device=args.device)
+    return registry.create(args.engine, device=args.device, **({"weights": args.weights} if args.weights else {}))
 
 
 def _write_json(path: Path | None, payload: dict[str, object]) -> None:

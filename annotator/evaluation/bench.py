@@ -103,7 +103,7 @@ def run_bench(
 ) -> BenchReport:
     """Time `engine` on generated inputs."""
     embed_ms, times = bench_embed_and_clicks(engine, image_size, clicks)
-    per_frame = bench_propagation(engine, video_size, frames)
+    per_frame = bench_propagation(engine, video_size, frames) if frames > 0 else float("nan")
     return BenchReport(
         engine=engine.model_id,
         device=engine.device,
@@ -128,7 +128,9 @@ def markdown_table(report: BenchReport) -> str:
         ("click -> mask p95", f"{report.click_ms_p95:.1f} ms ({report.clicks} clicks)"),
         (
             "propagation",
-            f"{report.propagate_ms_per_frame:.1f} ms/frame = {report.propagate_fps:.1f} frames/s ({vw}x{vh})",
+            "not measured (--frames 0)"
+            if np.isnan(report.propagate_ms_per_frame)
+            else f"{report.propagate_ms_per_frame:.1f} ms/frame = {report.propagate_fps:.1f} frames/s ({vw}x{vh})",
         ),
         ("peak RSS", "n/a" if report.peak_rss_mb is None else f"{report.peak_rss_mb:.0f} MiB"),
     ]

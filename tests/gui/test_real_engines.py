@@ -71,3 +71,33 @@ def test_classic_propagation_through_the_gui(qtbot, classic_window, tmp_path: Pa
     assert window.project.mask_frames(obj.id) == list(range(20))
     ious = [_iou(window.project.mask(obj.id, f).to_array(), np.array(Image.open(masks[f])) > 0) for f in range(1, 20)]
     assert np.mean(ious) > 0.6
+
+
+def test_tiny_sam2_click_and_box_in_the_gui(qtbot, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
+    from test_sam2_image import tiny_sam2
+
+    from model import registry
+
+    weights = tiny_sam2(tmp_path / "tiny")
+    bridge = EngineBridge(factory=lambda name, **kw: registry.create(name, weights=str(weights), device="cpu"))
+    window = MainWindow(engine_name="sam2.1-tiny", bridge=bridge)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.bridge.engine is not None, timeout=60000)
+    assert window.bridge.engine.model_id == "sam2.1-tiny"
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "grabcut_flower.jpg").symlink_to(shared_data / "images" / "grabcut_flower.jpg")
+    window.open_path(folder)
+    qtbot.waitUntil(lambda: window.session.key in window.session.embedded_keys, timeout=60000)
+    window.session.add_point(200, 150, True)
+    qtbot.waitUntil(lambda: window.layers.rowCount() == 1, timeout=60000)
+    obj = window.project.objects(window.session.item.id)[0]
+    mask = window.project.mask(obj.id)
+    assert mask is not None and mask.size == (450, 600)
+    window.session.cycle_candidate()  # a single click gives three candidates
+    assert window.statusBar().currentMessage().endswith("of 3")
+    window.close()

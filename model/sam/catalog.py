@@ -1,0 +1,27 @@
+"""Known SAM-family models: hub id, architecture, download size, licence, gated or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One downloadable model."""
+
+    hub_id: str
+    architecture: str  # "sam", "sam2" or "sam3"
+    size_mb: int
+    licence: str
+    gated: bool
+    description: str
+
+
+CATALOG: dict[str, ModelEntry] = {
+    "sam2.1-tiny": ModelEntry("facebook/sam2.1-hiera-tiny", "sam2", 156, "Apache-2.0", False, "SAM 2.1 Hiera tiny"),
+    "sam2.1-small": ModelEntry("facebook/sam2.1-hiera-small", "sam2", 184, "Apache-2.0", False, "SAM 2.1 Hiera small"),
+    "sam2.1-base-plus": ModelEntry(
+        "facebook/sam2.1-hiera-base-plus", "sam2", 324, "Apache-2.0", False, "SAM 2.1 Hiera base+"
+    ),
+    "sam2.1-large": ModelEntry("facebook/sam2.1-hiera-large", "sam2", 898, "Apache-2.0", False, "SAM 2.1 Hiera large"),
+}
