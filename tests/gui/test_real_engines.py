@@ -101,3 +101,21 @@ def test_tiny_sam2_click_and_box_in_the_gui(qtbot, tmp_path: Path, shared_data: 
     window.session.cycle_candidate()  # a single click gives three candidates
     assert window.statusBar().currentMessage().endswith("of 3")
     window.close()
+
+
+def test_model_panel_download_offline_and_missing_weights_say_what_to_do(qtbot, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ANNOTATOR_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    window = MainWindow(engine_name="classic", bridge=EngineBridge())
+    qtbot.addWidget(window)
+    panel = window.model_panel
+    panel.engine_box.setCurrentText("sam2.1-large")
+    with qtbot.waitSignal(window.bridge.errored, timeout=30000):
+        panel.load_engine()
+    qtbot.waitUntil(lambda: "could not load" in panel.state.text(), timeout=5000)
+    assert "sam2.1-large" in panel.state.text() and str(tmp_path / "weights") in panel.state.text()
+    panel.start_download()
+    assert panel.cancel_button.isEnabled() and not panel.progress.isHidden()
+    qtbot.waitUntil(lambda: panel.download is None, timeout=30000)
+    assert "not available" in panel.state.text() and panel.download_button.isEnabled()
+    window.close()
