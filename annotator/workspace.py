@@ -10,7 +10,7 @@ from pathlib import Path
 import platformdirs
 
 from annotator.document import AddItem, Batch, Project
-from annotator.document.store import SUFFIX
+from annotator.document.store import SUFFIX, is_writable
 from annotator.errors import AnnotatorError, MediaError
 from annotator.io.media import VIDEO_SUFFIXES, image_size, is_image, list_images
 from annotator.io.video import open_frames
@@ -20,14 +20,10 @@ log = logging.getLogger(__name__)
 PROJECT_NAME = "annotations" + SUFFIX
 
 
-def _writable_dir(folder: Path) -> bool:
-    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
-
-
 def project_path_for_folder(folder: Path) -> Path:
     """Where a folder's project lives: inside it when writable, else in the user data dir."""
     folder = folder.resolve()
-    if _writable_dir(folder):
+    if is_writable(folder):
         return folder / PROJECT_NAME
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:16]
     data = Path(os.environ.get("ANNOTATOR_DATA_DIR") or platformdirs.user_data_dir("annotator"))

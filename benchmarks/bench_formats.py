@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import ellipse_masks
 
 from annotator.document.mask import Mask
 from annotator.document.project import Project
@@ -26,20 +27,9 @@ from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
 from annotator.io.project_io import dataset_from_project, import_dataset
 
 
-def _pool(count: int, height: int = 480, width: int = 640) -> list[Mask]:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:height, :width]
-    pool = []
-    for _ in range(count):
-        cx, cy = rng.integers(60, width - 60), rng.integers(60, height - 60)
-        rx, ry = rng.integers(8, 60), rng.integers(8, 60)
-        pool.append(Mask.from_array(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1))
-    return pool
-
-
 def build_dataset(items: int, per_item: int) -> Dataset:
     """`items` images of 640x480 with `per_item` labelled objects each."""
-    pool = _pool(97)
+    pool = ellipse_masks(97, margin=60, radii=(8, 60))
     labels = [LabelData(f"class{i}") for i in range(8)]
     dataset = Dataset(labels)
     n = 0

@@ -7,7 +7,6 @@ Runs the real main window offscreen on a generated 1920x1080 image.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -18,6 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import cv2
 import numpy as np
+from common import report
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -108,9 +108,7 @@ def main() -> None:
         "event_loop_max_gap_ms_during_embed": float(max(gaps[1:]) * 1000) if len(gaps) > 1 else None,
         "event_loop_p95_gap_ms_during_embed": float(np.percentile(gaps[1:], 95) * 1000) if len(gaps) > 1 else None,
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, args.json)
     window.close()
 
 

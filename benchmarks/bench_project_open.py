@@ -7,31 +7,20 @@ The project is built once through the public command API and cached under the sy
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import ellipse_masks, report
 
-from annotator.document import AddItem, AddObject, Batch, Mask, Project, SetMask
-
-
-def _mask_pool(count: int, height: int = 480, width: int = 640) -> list[Mask]:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:height, :width]
-    pool = []
-    for _ in range(count):
-        cx, cy = rng.integers(50, width - 50), rng.integers(50, height - 50)
-        rx, ry = rng.integers(10, 120), rng.integers(10, 120)
-        pool.append(Mask.from_array(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1))
-    return pool
+from annotator.document import AddItem, AddObject, Batch, Project, SetMask
 
 
 def build(path: Path, items: int, per_item: int) -> None:
     """Create the benchmark project through commands (one Batch per 100 items)."""
     project = Project.create(path)
-    pool = _mask_pool(64)
+    pool = ellipse_masks(64, margin=50, radii=(10, 120))
     for start in range(0, items, 100):
         added = project.execute(
             Batch(
@@ -73,9 +62,7 @@ def main() -> None:
         "open_and_first_item_masks_s_median": float(np.median([t[1] for t in timings])),
         "first_item_masks": len([m for m in masks if m is not None]),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ background, then propagates the first frame's mask through all frames the way th
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import resource
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from common import report
 
 from annotator.document import AddItem, AddObject, Mask, Project, SetMask
 from annotator.io.video import CachedFrames
@@ -140,9 +140,7 @@ def main() -> None:
         "rss_samples": samples,
         **scrub,
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, args.json)
     frames.close()
 
 

@@ -94,7 +94,8 @@ def _check_header(path: Path) -> int:
     return user_version
 
 
-def _is_writable(path: Path) -> bool:
+def is_writable(path: Path) -> bool:
+    """True when `path` (file or folder) can be written, judged also by its permission bits."""
     # Root passes os.access, so also look at the permission bits the user set.
     mode = path.stat().st_mode
     return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
@@ -147,7 +148,7 @@ class ProjectStore:
         if target.is_dir():
             raise ProjectError(target, "is a folder, not a project file")
         version = _check_header(target)
-        if not _is_writable(target) or not _is_writable(target.parent):
+        if not is_writable(target) or not is_writable(target.parent):
             raise ProjectError(target, "is read-only (file or folder not writable); open a copy or save elsewhere")
         try:
             conn = _connect(target)

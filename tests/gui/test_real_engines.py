@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from annotator.bridge import EngineBridge
+from annotator.document import AddObject, Mask
+from annotator.evaluation.metrics import iou
+from annotator.io.tracks import interior_point
 from annotator.views.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
-
-
-def _interior_point(mask: np.ndarray) -> tuple[float, float]:
-    distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
-    y, x = np.unravel_index(int(np.argmax(distance)), distance.shape)
-    return float(x), float(y)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max((a | b).sum(), 1))
 
 
 @pytest.fixture
@@ -44,11 +36,11 @@ def test_classic_engine_click_in_the_gui(qtbot, classic_window, tmp_path: Path, 
     window.open_path(folder)
     qtbot.waitUntil(lambda: window.session.key in window.session.embedded_keys, timeout=30000)
     truth = np.array(Image.open(shared_data / "masks" / "grabcut_flower.png")) > 127
-    x, y = _interior_point(truth)
+    x, y = interior_point(Mask.from_array(truth))
     window.session.add_point(x, y, True)
     qtbot.waitUntil(lambda: window.layers.rowCount() == 1, timeout=30000)
     obj = window.project.objects(window.session.item.id)[0]
-    assert _iou(window.project.mask(obj.id).to_array(), truth) > 0.6
+    assert iou(window.project.mask(obj.id).to_array(), truth) > 0.6
 
 
 def test_classic_propagation_through_the_gui(qtbot, classic_window, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
@@ -63,13 +55,11 @@ def test_classic_propagation_through_the_gui(qtbot, classic_window, tmp_path: Pa
     assert item.kind == "video" and item.frame_count == 20
     masks = sorted((sequence / "masks").iterdir())
     first = np.array(Image.open(masks[0])) > 0
-    from annotator.document import AddObject, Mask
-
     obj = window.project.execute(AddObject(item.id, mask=Mask.from_array(first)))
     with qtbot.waitSignal(window.propagation.finished, timeout=120000):
         assert window.propagate("forward")
     assert window.project.mask_frames(obj.id) == list(range(20))
-    ious = [_iou(window.project.mask(obj.id, f).to_array(), np.array(Image.open(masks[f])) > 0) for f in range(1, 20)]
+    ious = [iou(window.project.mask(obj.id, f).to_array(), np.array(Image.open(masks[f])) > 0) for f in range(1, 20)]
     assert np.mean(ious) > 0.6
 
 
