@@ -7,9 +7,8 @@ from model.sam.catalog import CATALOG
 
 
 def engine_specs() -> list[EngineSpec]:
-    """One engine per known model whose backend exists here."""
+    """One engine per known model."""
     return [
-        EngineSpec(name, "model.sam.sam2_image:create_engine", entry.description, {"model": name})
+        EngineSpec(name, "model.sam.engine:create_engine", entry.description, {"model": name})
         for name, entry in CATALOG.items()
-        if entry.architecture == "sam2"
     ]

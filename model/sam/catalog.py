@@ -24,4 +24,10 @@ CATALOG: dict[str, ModelEntry] = {
         "facebook/sam2.1-hiera-base-plus", "sam2", 324, "Apache-2.0", False, "SAM 2.1 Hiera base+"
     ),
     "sam2.1-large": ModelEntry("facebook/sam2.1-hiera-large", "sam2", 898, "Apache-2.0", False, "SAM 2.1 Hiera large"),
+    "sam-vit-b": ModelEntry("facebook/sam-vit-base", "sam", 375, "Apache-2.0", False, "SAM ViT-B (images only)"),
+    "sam-vit-l": ModelEntry("facebook/sam-vit-large", "sam", 1250, "Apache-2.0", False, "SAM ViT-L (images only)"),
+    "sam-vit-h": ModelEntry("facebook/sam-vit-huge", "sam", 2560, "Apache-2.0", False, "SAM ViT-H (images only)"),
+    "sam3-tracker": ModelEntry(
+        "facebook/sam3", "sam3", 3440, "SAM License", True, "SAM 3 tracker (gated: accept the licence, log in)"
+    ),
 }

@@ -67,7 +67,7 @@ def test_tiny_sam2_click_and_box_in_the_gui(qtbot, tmp_path: Path, shared_data: 
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
-    from test_sam2_image import tiny_sam2
+    from tiny_sam import tiny_sam2
 
     from model import registry
 

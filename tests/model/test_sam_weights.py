@@ -14,7 +14,7 @@ from model.sam.weights import download, import_folder, installed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_sam2_image import tiny_sam2
+from tiny_sam import tiny_sam2
 
 
 @pytest.fixture(autouse=True)

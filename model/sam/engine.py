@@ -1,0 +1,231 @@
+"""SAM, SAM 2.1 and SAM 3 tracker image engines through transformers, with our own pre/post-processing.
+
+The transformers model does the network; everything around it (resize, normalise, coordinate
+transforms, logits to masks at the original size) is in `model.sam.families`. Video sessions are
+in `model.sam.video`; their model (with the memory modules) is loaded on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from model.device import autocast, is_out_of_memory, move, pick_device, pick_precision, release
+from model.errors import EngineError, WeightsUnavailable
+from model.paths import weights_dir
+from model.protocol import Embedding, FrameSource, Prediction, Prompt, VideoSession, check_image
+from model.sam.catalog import CATALOG
+from model.sam.families import FAMILIES, Family
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+META_SUFFIXES = (".pt", ".pth")
+
+
+def model_class(family: Family, video: bool) -> Any:
+    """The transformers class for the family's image (or video) model."""
+    import transformers
+
+    name = family.video_model if video else family.image_model
+    if name is None:
+        raise EngineError(f"{family.architecture} has no video model; use SAM 2.1, SAM 3 or the classic engine")
+    return getattr(transformers, name)
+
+
+def load_model(name: str, family: Family, weights: str | None, video: bool = False) -> Any:
+    """A transformers model: from a folder in transformers format, a Meta checkpoint file (.pt/.pth),
+    the installed weights folder (weights=None), or random weights of the full architecture ('random')."""
+    import transformers
+
+    cls = model_class(family, video)
+    if weights == "random":
+        config_name = family.video_config if video else family.image_config
+        return cls(getattr(transformers, str(config_name))())
+    path = Path(weights) if weights else weights_dir() / name
+    if path.is_file() and path.suffix in META_SUFFIXES:
+        from model.sam.convert import load_meta_checkpoint
+
+        return load_meta_checkpoint(path, video=video)
+    if not (path / "config.json").is_file():
+        entry = CATALOG.get(name)
+        hub = f" (hub id {entry.hub_id})" if entry else ""
+        raise WeightsUnavailable(name, f"config.json and model.safetensors{hub}", str(path), "not found")
+    try:
+        loaded, info = cls.from_pretrained(str(path), output_loading_info=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise EngineError(f"cannot load model '{name}' from {path}: {error}") from error
+    missing = list(info.get("missing_keys") or [])
+    if missing:
+        part = "video (memory) weights" if video else "weights"
+        raise EngineError(
+            f"cannot load model '{name}' from {path}: the checkpoint lacks {len(missing)} {part}, "
+            f"e.g. {', '.join(sorted(missing)[:3])}"
+        )
+    return loaded
+
+
+class SamEngine:
+    """embed / predict / open_video for one SAM-family model on one device."""
+
+    def __init__(
+        self,
+        family: Family,
+        model: Any,
+        model_id: str,
+        device: str = "cpu",
+        precision: str | None = None,
+        video_loader: Callable[[], Any] | None = None,
+    ) -> None:
+        import torch
+
+        self._torch = torch
+        self.family = family
+        self.name = family.architecture
+        self.device = pick_device(device)
+        self.precision = pick_precision(self.device, precision)
+        self.model = move(model, self.device)
+        self.model_id = model_id
+        self.size = int(model.config.prompt_encoder_config.image_size)
+        sizes = getattr(model.config.vision_config, "backbone_feature_sizes", None)
+        self.low_size = int(sizes[0][0]) if sizes else self.size // 4
+        self.warnings: list[str] = []
+        self._video_loader = video_loader
+        self._video_model: Any = None
+
+    # -- running on the device, with the CPU as the fallback when the accelerator runs out of memory
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Run `work` in inference mode at the engine's precision; OOM on an accelerator moves to the CPU."""
+        torch = self._torch
+        try:
+            with torch.inference_mode(), autocast(self.device, self.precision):
+                return work()
+        except Exception as error:
+            if self.device == "cpu" or not is_out_of_memory(error):
+                raise
+            self.fall_back_to_cpu(error)
+        with torch.inference_mode():
+            return work()
+
+    def fall_back_to_cpu(self, error: BaseException) -> None:
+        """Move the models to the CPU after `error` (out of memory), with a warning."""
+        previous = self.device
+        release(previous)
+        self.device, self.precision = "cpu", "fp32"
+        self.model = move(self.model, "cpu")
+        if self._video_model is not None:
+            self._video_model = move(self._video_model, "cpu")
+        release(previous)
+        message = f"{self.model_id}: out of memory on {previous} ({error}); now running on the CPU"
+        log.warning(message)
+        self.warnings.append(message)
+
+    # -- images
+
+    def preprocess(self, image: np.ndarray) -> Any:
+        """HxWx3 uint8 RGB -> the 1x3xSxS input tensor on the engine's device."""
+        return self.family.preprocess(image, self.size, self.device)
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        """Run the image encoder once for an HxWx3 uint8 RGB image."""
+        image = check_image(image)
+
+        def work() -> list[np.ndarray]:
+            features = self.model.get_image_embeddings(self.preprocess(image))
+            if not isinstance(features, list | tuple):
+                features = [features]
+            return [f.float().cpu().numpy() for f in features]
+
+        data = {f"features_{i}": f for i, f in enumerate(self.run(work))}
+        return Embedding(self.model_id, image.shape[:2], data, sum(a.nbytes for a in data.values()))
+
+    def features(self, embedding: Embedding) -> Any:
+        """The embedding's features as the model's forward wants them."""
+        torch = self._torch
+        levels = [torch.from_numpy(embedding.data[f"features_{i}"]).to(self.device) for i in range(len(embedding.data))]
+        return levels[0] if self.family.longest_side else levels
+
+    def prompt_inputs(self, prompt: Prompt, image_size: tuple[int, int]) -> dict[str, Any] | None:
+        """Model-space prompt tensors; None when the prompt cannot give a mask (empty box, nothing)."""
+        torch = self._torch
+        height, width = image_size
+        if len(prompt.points) == 0 and prompt.box is None:
+            return None
+        scale = self.family.coordinate_scale(image_size, self.size)
+        inputs: dict[str, Any] = {}
+        if len(prompt.points):
+            points = np.clip(prompt.points, 0, [width, height]) * scale
+            inputs["input_points"] = torch.from_numpy(points).to(self.device)[None, None]
+            inputs["input_labels"] = torch.from_numpy(prompt.labels.astype(np.int64)).to(self.device)[None, None]
+        if prompt.box is not None:
+            box = np.clip(prompt.box.reshape(2, 2), 0, [width, height]) * scale
+            if (box[1] - box[0] <= 0).any() and not len(prompt.points):
+                return None
+            inputs["input_boxes"] = torch.from_numpy(box.reshape(1, 1, 4)).to(self.device)
+        if prompt.logits is not None:
+            logits = np.asarray(prompt.logits, np.float32)
+            if logits.shape[-2:] == (self.low_size, self.low_size):
+                inputs["input_masks"] = torch.from_numpy(logits.reshape(1, 1, *logits.shape[-2:])).to(self.device)
+        return inputs
+
+    def predict(self, embedding: Embedding, prompt: Prompt) -> Prediction:
+        """Candidate masks (KxHxW bool), predicted IoUs, low-res logits for a prompt."""
+        if embedding.model_id != self.model_id:
+            raise EngineError(f"embedding of model {embedding.model_id} given to {self.model_id}")
+        inputs = self.prompt_inputs(prompt, embedding.image_size)
+        if inputs is None:
+            return self.empty(embedding.image_size)
+        multimask = prompt.multimask and len(prompt.points) <= 1 and prompt.box is None
+
+        def work() -> tuple[Any, Any]:
+            out = self.model(image_embeddings=self.features(embedding), multimask_output=multimask, **inputs)
+            return out.pred_masks[0, 0].float(), out.iou_scores[0, 0].float()
+
+        low, scores = self.run(work)
+        masks = self.family.masks_to_image(low, embedding.image_size, self.size)
+        return Prediction(masks, scores.cpu().numpy(), low.cpu().numpy())
+
+    def empty(self, image_size: tuple[int, int]) -> Prediction:
+        """No mask: what an empty prompt gives."""
+        low = np.zeros((1, self.low_size, self.low_size), np.float32)
+        return Prediction(np.zeros((1, *image_size), bool), np.zeros(1, np.float32), low)
+
+    # -- video
+
+    def video_model(self) -> Any:
+        """The family's video model (memory modules included), loaded on first use."""
+        if self._video_model is None:
+            if self._video_loader is None:
+                raise EngineError(f"{self.model_id}: no video model for this engine")
+            self._video_model = move(self._video_loader(), self.device)
+        return self._video_model
+
+    def open_video(self, frames: FrameSource) -> VideoSession:
+        """A tracking session that streams frames from `frames` (never the whole video at once)."""
+        from model.sam.video import SamVideoSession
+
+        model_class(self.family, video=True)  # SAM (v1) has none: say so before loading anything
+        return SamVideoSession(self, frames)
+
+
+def create_engine(
+    model: str, weights: str | None = None, device: str | None = None, precision: str | None = None
+) -> SamEngine:
+    """Registry factory: model name from the catalog, weights (folder, .pt/.pth file or 'random'), device."""
+    if model not in CATALOG:
+        raise EngineError(f"unknown model '{model}'; known: {', '.join(CATALOG)}")
+    family = FAMILIES[CATALOG[model].architecture]
+    loaded = load_model(model, family, weights)
+    suffix = "-random" if weights == "random" else ""
+    video_loader = None
+    if family.video_model is not None:
+
+        def video_loader() -> Any:
+            return load_model(model, family, weights, video=True)
+
+    return SamEngine(family, loaded, f"{model}{suffix}", device or "auto", precision, video_loader)

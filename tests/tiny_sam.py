@@ -1,0 +1,119 @@
+"""Tiny SAM-family models with random weights, saved in transformers format like real weights.
+
+Each builder saves the video model where the family has one: the image engine loads the same
+folder (transformers loads the shared part), as it does with the real hub checkpoints.
+Video configs keep memory channels at 64 and hidden sizes at 128 (smaller ones break the model).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MEMORY = {
+    "memory_attention_hidden_size": 128,
+    "memory_attention_num_layers": 1,
+    "memory_attention_feed_forward_hidden_size": 256,
+    "memory_attention_rope_feat_sizes": [16, 16],
+    "memory_encoder_hidden_size": 128,
+    "memory_encoder_output_channels": 64,
+    "mask_downsampler_embed_dim": 128,
+    "memory_fuser_embed_dim": 128,
+    "memory_fuser_intermediate_dim": 256,
+    "memory_fuser_num_layers": 1,
+}
+DECODER = {"hidden_size": 128, "mlp_dim": 256, "num_attention_heads": 2, "iou_head_hidden_dim": 128}
+
+
+def tiny_sam2(folder: Path, seed: int = 0) -> Path:
+    """A small SAM 2.1 (Hiera) video model at 256 px, saved to `folder`."""
+    import torch
+    from transformers import Sam2VideoConfig, Sam2VideoModel
+    from transformers.models.sam2.configuration_sam2 import Sam2HieraDetConfig, Sam2VisionConfig
+
+    torch.manual_seed(seed)
+    backbone = Sam2HieraDetConfig(
+        hidden_size=32,
+        image_size=[256, 256],
+        blocks_per_stage=[1, 2, 2, 1],
+        embed_dim_per_stage=[32, 64, 128, 256],
+        num_attention_heads_per_stage=[1, 1, 2, 2],
+        window_size_per_stage=[8, 4, 8, 4],
+        global_attention_blocks=[4],  # a global block must not open a stage
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=backbone,
+        fpn_hidden_size=128,
+        backbone_channel_list=[256, 128, 64, 32],
+        backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]],
+    )
+    config = Sam2VideoConfig(
+        vision_config=vision,
+        image_size=256,
+        prompt_encoder_config={"hidden_size": 128, "image_size": 256, "patch_size": 16},
+        mask_decoder_config=DECODER,
+        **MEMORY,
+    )
+    Sam2VideoModel(config).save_pretrained(folder)
+    return folder
+
+
+def tiny_sam3(folder: Path, seed: int = 0) -> Path:
+    """A small SAM 3 tracker (ViT backbone) video model at 224 px, saved to `folder`."""
+    import torch
+    from transformers import Sam3TrackerVideoConfig, Sam3TrackerVideoModel
+    from transformers.models.sam3.configuration_sam3 import Sam3VisionConfig, Sam3ViTConfig
+
+    torch.manual_seed(seed)
+    vit = Sam3ViTConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=224,
+        patch_size=14,
+        window_size=8,
+        global_attn_indexes=[1],
+        pretrain_image_size=224,
+    )
+    vision = Sam3VisionConfig(
+        backbone_config=vit, fpn_hidden_size=128, backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]]
+    )
+    config = Sam3TrackerVideoConfig(
+        vision_config=vision,
+        image_size=224,
+        prompt_encoder_config={"hidden_size": 128, "image_size": 224, "patch_size": 14},
+        mask_decoder_config=DECODER,
+        **MEMORY,
+    )
+    Sam3TrackerVideoModel(config).save_pretrained(folder)
+    return folder
+
+
+def tiny_sam(folder: Path, seed: int = 0) -> Path:
+    """A small SAM (v1, ViT) image model at 256 px, saved to `folder`."""
+    import torch
+    from transformers import SamConfig, SamModel
+    from transformers.models.sam.configuration_sam import SamMaskDecoderConfig, SamPromptEncoderConfig, SamVisionConfig
+
+    torch.manual_seed(seed)
+    vision = SamVisionConfig(
+        hidden_size=64,
+        output_channels=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=256,
+        patch_size=16,
+        window_size=4,
+        global_attn_indexes=[1],
+        num_pos_feats=32,
+        mlp_dim=128,
+    )
+    config = SamConfig(
+        vision_config=vision,
+        prompt_encoder_config=SamPromptEncoderConfig(hidden_size=64, image_size=256, patch_size=16),
+        mask_decoder_config=SamMaskDecoderConfig(
+            hidden_size=64, mlp_dim=128, num_attention_heads=2, iou_head_hidden_dim=64
+        ),
+    )
+    SamModel(config).save_pretrained(folder)
+    return folder
