@@ -55,10 +55,16 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
         entry = CATALOG.get(name)
         hub = f" (hub id {entry.hub_id})" if entry else ""
         raise WeightsUnavailable(name, f"config.json and model.safetensors{hub}", str(path), "not found")
+    # The hub checkpoints hold the video model; the image model loads its shared part, which
+    # transformers would warn about on every load.
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
     try:
         loaded, info = cls.from_pretrained(str(path), output_loading_info=True)
     except (OSError, ValueError, RuntimeError, KeyError) as error:
         raise EngineError(f"cannot load model '{name}' from {path}: {error}") from error
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     missing = list(info.get("missing_keys") or [])
     if missing:
         part = "video (memory) weights" if video else "weights"

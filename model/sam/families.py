@@ -59,7 +59,8 @@ class Family:
         import torch
         import torch.nn.functional as F
 
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float()
+        array = image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
+        tensor = torch.from_numpy(array).to(device).permute(2, 0, 1)[None].float()
         resized_h, resized_w = self.resized_size(image.shape[:2], size)
         if self.longest_side:
             # The reference resizes a uint8 PIL image (bicubic, antialiased) and works on the result.

@@ -138,3 +138,23 @@ def test_bench_cli_runs_on_generated_inputs(tmp_path: Path, capsys) -> None:  # 
     assert figures["image_size"] == [1080, 1920] and figures["clicks"] == 3
     assert figures["click_ms_p50"] > 0 and figures["propagate_ms_per_frame"] > 0
     assert "click -> mask p50" in capsys.readouterr().out
+
+
+def test_eval_video_cli_with_a_tiny_sam2_on_the_shared_videos(shared_data: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("torch")
+    from tiny_sam import tiny_sam2
+
+    weights = tiny_sam2(tmp_path / "tiny")
+    for sequence in sorted((shared_data / "videos").iterdir()):
+        for part in ("frames", "masks"):
+            folder = tmp_path / "data" / "videos" / sequence.name / part
+            folder.mkdir(parents=True)
+            for path in sorted((sequence / part).iterdir())[:5]:
+                (folder / path.name).symlink_to(path)
+    out = tmp_path / "video.json"
+    args = ["eval", "video", "--data", str(tmp_path / "data"), "--engine", "sam2.1-tiny", "--device", "cpu"]
+    assert main([*args, "--weights", str(weights), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [s["frames"] for s in result["sequences"]] == [5, 5]
+    assert all(0 <= s["jf"] <= 1 and s["fps"] > 0 for s in result["sequences"])  # random weights: any score
+    assert "| blackswan | 5 |" in capsys.readouterr().out

@@ -63,6 +63,37 @@ def test_classic_propagation_through_the_gui(qtbot, classic_window, tmp_path: Pa
     assert np.mean(ious) > 0.6
 
 
+def test_tiny_sam2_video_propagation_through_the_gui(qtbot, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    from tiny_sam import tiny_sam2
+
+    from model import registry
+
+    weights = tiny_sam2(tmp_path / "tiny")
+    bridge = EngineBridge(factory=lambda name, **kw: registry.create(name, weights=str(weights), device="cpu"))
+    window = MainWindow(engine_name="sam2.1-tiny", bridge=bridge)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.bridge.engine is not None, timeout=60000)
+    sequence = sorted((shared_data / "videos").iterdir())[-1]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for path in sorted((sequence / "frames").iterdir())[:8]:
+        (frames / path.name).symlink_to(path)
+    window.open_path(frames)
+    item = window.project.items[0]
+    first = np.array(Image.open(sorted((sequence / "masks").iterdir())[0])) > 0
+    obj = window.project.execute(AddObject(item.id, mask=Mask.from_array(first)))
+    with qtbot.waitSignal(window.propagation.finished, timeout=180000):
+        assert window.propagate("forward")
+    assert window.project.mask_frames(obj.id) == list(range(8))
+    assert np.array_equal(window.project.mask(obj.id, 0).to_array(), first)  # the keyframe is untouched
+    for frame in range(1, 8):
+        assert window.project.mask(obj.id, frame).size == first.shape
+    window.project.undo()  # the whole run is one step
+    assert window.project.mask_frames(obj.id) == [0]
+    window.close()
+
+
 def test_tiny_sam2_click_and_box_in_the_gui(qtbot, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
     import sys
 
