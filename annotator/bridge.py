@@ -62,6 +62,7 @@ class _Worker(QThread):
             except Exception as error:  # every failure becomes a message for the user
                 log.exception("engine request %s (%s) failed", request.id, request.kind)
                 bridge.errored.emit(request.id, request.kind, str(error) or type(error).__name__)
+            bridge._pass_on_warnings()
 
 
 class EngineBridge(QObject):
@@ -73,6 +74,7 @@ class EngineBridge(QObject):
     job_yielded = Signal(int, object)  # job id, one result of the generator
     job_finished = Signal(int, bool)  # job id, cancelled
     errored = Signal(int, str, str)  # request id, request kind, message
+    warned = Signal(str, str)  # engine warning (e.g. out of memory: moved to the CPU), device now
     busy_changed = Signal(bool)
 
     def __init__(
@@ -93,6 +95,7 @@ class EngineBridge(QObject):
         self._seq = itertools.count()
         self._stopping = False
         self._jobs: dict[int, threading.Event] = {}
+        self._warnings_seen = 0
         self._worker = _Worker(self)
         self._worker.start()
 
@@ -184,6 +187,7 @@ class EngineBridge(QObject):
             with self._cond:
                 self._engine = engine
                 self._embeddings.clear()
+            self._warnings_seen = len(getattr(engine, "warnings", None) or [])
             self.engine_ready.emit(payload["name"], engine.model_id, engine.device)
         elif request.kind == "embed":
             self._serve_embed(request)
@@ -235,6 +239,13 @@ class EngineBridge(QObject):
         finally:
             self._jobs.pop(request.id, None)
             self.job_finished.emit(request.id, cancel.is_set())
+
+    def _pass_on_warnings(self) -> None:
+        """Emit the warnings the engine added while serving (engines keep them in `warnings`)."""
+        warnings = getattr(self._engine, "warnings", None) or []
+        for message in warnings[self._warnings_seen :]:
+            self.warned.emit(message, str(getattr(self._engine, "device", "")))
+        self._warnings_seen = len(warnings)
 
     def _require_engine(self) -> Engine:
         if self._engine is None:

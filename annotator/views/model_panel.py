@@ -85,6 +85,7 @@ class ModelPanel(QWidget):
         layout.addRow("State", self.state)
         bridge.engine_ready.connect(self._on_ready)
         bridge.errored.connect(self._on_error)
+        bridge.warned.connect(self._on_warning)
         self._loading_id = 0
 
     def load_engine(self) -> None:
@@ -141,6 +142,10 @@ class ModelPanel(QWidget):
         text = f"{name} · {model_id} · {device}"
         self.state.setText(f"ready: {text}")
         self.status_changed.emit(f"engine: {text}")
+
+    def _on_warning(self, message: str, device: str) -> None:
+        self.state.setText(f"warning: {message}")
+        self.status_changed.emit(f"engine now on {device}: {message}")
 
     def _on_error(self, request_id: int, kind: str, message: str) -> None:
         if kind == "engine":

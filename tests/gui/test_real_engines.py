@@ -140,3 +140,43 @@ def test_model_panel_download_offline_and_missing_weights_say_what_to_do(qtbot, 
     qtbot.waitUntil(lambda: panel.download is None, timeout=30000)
     assert "not available" in panel.state.text() and panel.download_button.isEnabled()
     window.close()
+
+
+def test_out_of_memory_on_the_gpu_shows_a_warning_and_the_work_goes_on(
+    qtbot, tmp_path: Path, shared_data: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import torch
+    from tiny_sam import tiny_sam2
+
+    from model import registry
+
+    weights = tiny_sam2(tmp_path / "tiny")
+
+    def full_gpu_engine(name, **options):  # type: ignore[no-untyped-def]
+        engine = registry.create(name, weights=str(weights), device="cpu")
+        engine.device = "cuda"  # a GPU that is full: tensors stay on the CPU, the first embed fails
+        engine.preprocess = lambda image: engine.family.preprocess(image, engine.size, "cpu")
+        original = engine.model.get_image_embeddings
+
+        def embed(pixels):  # type: ignore[no-untyped-def]
+            if engine.device != "cpu":
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return original(pixels)
+
+        engine.model.get_image_embeddings = embed
+        return engine
+
+    window = MainWindow(engine_name="sam2.1-tiny", bridge=EngineBridge(factory=full_gpu_engine))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.bridge.engine is not None, timeout=60000)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "grabcut_flower.jpg").symlink_to(shared_data / "images" / "grabcut_flower.jpg")
+    window.open_path(folder)
+    qtbot.waitUntil(lambda: window.session.key in window.session.embedded_keys, timeout=60000)
+    qtbot.waitUntil(lambda: "out of memory on cuda" in window.model_panel.state.text(), timeout=30000)
+    assert "CPU" in window.model_panel.state.text() and window.bridge.engine.device == "cpu"
+    window.session.add_point(200, 150, True)
+    qtbot.waitUntil(lambda: window.layers.rowCount() == 1, timeout=60000)
+    window.close()
