@@ -40,5 +40,21 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_gui.py --engine classic
 	$(PY) benchmarks/bench_video.py --frames 3000
 
+# Parity with Meta's reference packages (segment-anything, sam2): not part of CI. Its own venv,
+# since the reference packages need torchvision (a CUDA build by default) and sam2 builds from source.
+$(PARITY_VENV)/.installed: pyproject.toml
+	test -x $(PARITY_VENV)/bin/python || $(PYTHON) -m venv $(PARITY_VENV)
+	$(PARITY_VENV)/bin/pip install -q --upgrade pip
+	$(PARITY_VENV)/bin/pip install -q torch==2.14.1 torchvision==0.29.1
+	# platformdirs, OpenCV: imported by our package (installed --no-deps); hypothesis: by tests/conftest.py
+	$(PARITY_VENV)/bin/pip install -q segment-anything "transformers>=5" safetensors numpy pytest pillow \
+		platformdirs opencv-python-headless hypothesis
+	SAM2_BUILD_CUDA=0 $(PARITY_VENV)/bin/pip install -q --no-build-isolation sam2==1.1.0
+	$(PARITY_VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+parity: $(PARITY_VENV)/.installed
+	$(PARITY_VENV)/bin/python -m pytest -p no:cacheprovider tests/parity $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) .pytest_cache .ruff_cache .hypothesis

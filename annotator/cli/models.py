@@ -1,4 +1,4 @@
-"""`annotator models list | download NAME | import FOLDER --name NAME`: model weights."""
+"""`annotator models list | download NAME | import PATH [--name NAME]`: model weights."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("list", help="known models and whether their weights are installed")
     download = actions.add_parser("download", help="download a model's weights")
     download.add_argument("name")
-    imported = actions.add_parser("import", help="import a transformers-format folder as a model")
-    imported.add_argument("folder", type=Path)
-    imported.add_argument("--name", required=True, help="the model it is (see `annotator models list`)")
+    imported = actions.add_parser(
+        "import", help="import a transformers-format folder, or convert a Meta checkpoint (.pth/.pt)"
+    )
+    imported.add_argument("path", type=Path, help="folder (config.json + *.safetensors) or .pth/.pt file")
+    imported.add_argument(
+        "--name", help="the model it is (see `annotator models list`); for a checkpoint, read from its file name"
+    )
     parser.set_defaults(func=run)
 
 
@@ -27,9 +31,10 @@ def _progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out the action."""
+    from model.errors import EngineError
     from model.paths import weights_dir
     from model.sam.catalog import CATALOG
-    from model.sam.weights import download, import_folder, installed
+    from model.sam.weights import download, import_checkpoint, import_folder, installed
 
     if args.action in (None, "list"):
         print(f"weights folder: {weights_dir()}")
@@ -45,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
         path = download(args.name, _progress)
         print(f"\n{args.name}: installed in {path}")
         return 0
-    path = import_folder(args.folder, args.name)
+    if args.path.is_file():
+        path = import_checkpoint(args.path, args.name)
+        print(f"{path.name}: converted from {args.path} into {path}")
+        return 0
+    if not args.name:
+        raise EngineError(f"{args.path}: importing a folder needs --name (see `annotator models list`)")
+    path = import_folder(args.path, args.name)
     print(f"{args.name}: imported into {path}")
     return 0

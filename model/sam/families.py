@@ -1,6 +1,6 @@
 """The three SAM architectures and how each one wants its pixels, written with torch ops only.
 
-- SAM (v1): the long side is resized to 1024 (bicubic, antialiased, rounded to uint8 like the
+- SAM (v1): the long side is resized to 1024 (bilinear, antialiased, rounded to uint8 like the
   reference's PIL resize), normalised with the ImageNet mean/std on the 0-255 scale, and zero
   padded at the bottom right to 1024x1024. Its 256x256 logits go up to 1024, are cropped to the
   resized image, then resized to the original size.
@@ -63,10 +63,12 @@ class Family:
         tensor = torch.from_numpy(array).to(device).permute(2, 0, 1)[None].float()
         resized_h, resized_w = self.resized_size(image.shape[:2], size)
         if self.longest_side:
-            # The reference resizes a uint8 PIL image (bicubic, antialiased) and works on the result.
+            # The reference resizes a uint8 PIL image (bilinear, antialiased). PIL resizes the width
+            # first into a uint8 image, then the height, rounding half up each time: so do we.
             if (resized_h, resized_w) != image.shape[:2]:
-                tensor = F.interpolate(tensor, size=(resized_h, resized_w), mode="bicubic", antialias=True)
-                tensor = tensor.round_().clamp_(0, 255)
+                for size_hw in ((image.shape[0], resized_w), (resized_h, resized_w)):
+                    tensor = F.interpolate(tensor, size=size_hw, mode="bilinear", align_corners=False, antialias=True)
+                    tensor = torch.floor(tensor + 0.5).clamp_(0, 255)
             tensor = tensor / 255.0
         else:
             tensor = F.interpolate(

@@ -9,6 +9,7 @@ the files and the folder to place them in.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -41,6 +42,52 @@ def import_folder(source: Path, name: str) -> Path:
     partial = target.with_name(name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(source, partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+# Meta's file names -> our model names.
+CHECKPOINT_NAMES = (
+    (re.compile(r"sam_vit_([blh])"), lambda m: f"sam-vit-{m[1]}"),
+    (re.compile(r"sam2\.1_hiera_(tiny|small|base_plus|large)"), lambda m: f"sam2.1-{m[1].replace('_', '-')}"),
+)
+
+
+def checkpoint_name(path: Path) -> str | None:
+    """Our model name for a Meta checkpoint file name (sam_vit_b_01ec64.pth -> sam-vit-b), or None."""
+    for pattern, name in CHECKPOINT_NAMES:
+        match = pattern.search(Path(path).name)
+        if match:
+            return name(match)
+    return None
+
+
+def import_checkpoint(path: Path, name: str | None = None) -> Path:
+    """Convert a Meta checkpoint (.pth/.pt) by our key mapping and install it as model `name`
+    (by default named from the file) in transformers format; SAM 2.1 keeps its video modules."""
+    from model.sam.convert import load_meta_checkpoint
+
+    path = Path(path)
+    name = name or checkpoint_name(path)
+    if name is None:
+        raise EngineError(
+            f"{path}: cannot tell which model this is from its name; pass --name (see `annotator models list`)"
+        )
+    if name not in CATALOG:
+        raise EngineError(f"unknown model '{name}'; known: {', '.join(CATALOG)}")
+    architecture = CATALOG[name].architecture
+    if architecture not in ("sam", "sam2"):
+        raise EngineError(f"{name}: only SAM and SAM 2.1 checkpoints can be converted; download {name} instead")
+    model = load_meta_checkpoint(path, video=architecture == "sam2")
+    found = "sam2" if type(model).__name__.startswith("Sam2") else "sam"
+    if found != architecture:
+        kinds = {"sam": "SAM (v1)", "sam2": "SAM 2"}
+        raise EngineError(f"{path}: is a {kinds[found]} checkpoint, not {name}")
+    target = weights_dir() / name
+    partial = target.with_name(name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target

@@ -1,0 +1,15 @@
+"""The parity figures, printed at the end of the run (pixel agreement and logit error per model and prompt)."""
+
+from __future__ import annotations
+
+import pytest
+
+FIGURES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per comparison made."""
+    if FIGURES:
+        terminalreporter.section("parity figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
