@@ -43,9 +43,13 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
     import transformers
 
     cls = model_class(family, video)
-    if weights == "random":
+    if weights == "random":  # seeded: the same random model every time, as its model id says
+        import torch
+
         config_name = family.video_config if video else family.image_config
-        return cls(getattr(transformers, str(config_name))())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return cls(getattr(transformers, str(config_name))())
     path = Path(weights) if weights else weights_dir() / name
     if path.is_file() and path.suffix in META_SUFFIXES:
         from model.sam.convert import load_meta_checkpoint
@@ -75,6 +79,19 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
     return loaded
 
 
+def weights_fingerprint(path: Path) -> str:
+    """A short hash of the weight files' names, sizes and modification times: embeddings cached on
+    disk belong to one set of weights, not just to a model name."""
+    import hashlib
+
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    digest = hashlib.sha1()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:8]
+
+
 class SamEngine:
     """embed / predict / open_video for one SAM-family model on one device."""
 
@@ -86,6 +103,7 @@ class SamEngine:
         device: str = "cpu",
         precision: str | None = None,
         video_loader: Callable[[], Any] | None = None,
+        runtime: str | None = None,
     ) -> None:
         import torch
 
@@ -102,6 +120,9 @@ class SamEngine:
         self.warnings: list[str] = []
         self._video_loader = video_loader
         self._video_model: Any = None
+        self.runtime = pick_runtime(runtime, self.device, self.precision)
+        self._onnx_encoder: Any = None
+        self._onnx_decoder: Any = None
 
     # -- running on the device, with the CPU as the fallback when the accelerator runs out of memory
 
@@ -131,6 +152,27 @@ class SamEngine:
         log.warning(message)
         self.warnings.append(message)
 
+    # -- ONNX Runtime (CPU): the encoder and the prompt encoder + mask decoder, exported on first use
+
+    def onnx_failed(self, error: BaseException) -> None:
+        """Go back to torch for good after an ONNX export or run failure, with a warning."""
+        self.runtime = "torch"
+        self._onnx_encoder = self._onnx_decoder = None
+        message = f"{self.model_id}: ONNX Runtime failed ({error}); running with torch"
+        log.warning(message)
+        self.warnings.append(message)
+
+    def onnx_parts(self) -> tuple[Any, Any]:
+        """(encoder, decoder) run by onnxruntime, created on first use (graphs cached under the cache dir)."""
+        if self._onnx_decoder is None:
+            from model.paths import cache_dir
+            from model.sam.onnx_decoder import OnnxDecoder, OnnxEncoder
+
+            folder = cache_dir() / "onnx"
+            self._onnx_encoder = OnnxEncoder(self.model, folder)
+            self._onnx_decoder = OnnxDecoder(self.model, folder)
+        return self._onnx_encoder, self._onnx_decoder
+
     # -- images
 
     def preprocess(self, image: np.ndarray) -> Any:
@@ -140,6 +182,14 @@ class SamEngine:
     def embed(self, image: np.ndarray) -> Embedding:
         """Run the image encoder once for an HxWx3 uint8 RGB image."""
         image = check_image(image)
+
+        if self.runtime == "onnx":
+            try:
+                encoder, _ = self.onnx_parts()
+                data = {f"features_{i}": f for i, f in enumerate(encoder(self.preprocess(image).cpu().numpy()))}
+                return Embedding(self.model_id, image.shape[:2], data, sum(a.nbytes for a in data.values()))
+            except EngineError as error:
+                self.onnx_failed(error)
 
         def work() -> list[np.ndarray]:
             features = self.model.get_image_embeddings(self.preprocess(image))
@@ -187,6 +237,11 @@ class SamEngine:
         if inputs is None:
             return self.empty(embedding.image_size)
         multimask = prompt.multimask and len(prompt.points) <= 1 and prompt.box is None
+        if self.runtime == "onnx":
+            try:
+                return self._predict_onnx(embedding, prompt, multimask)
+            except EngineError as error:
+                self.onnx_failed(error)
 
         def work() -> tuple[Any, Any]:
             out = self.model(image_embeddings=self.features(embedding), multimask_output=multimask, **inputs)
@@ -195,6 +250,24 @@ class SamEngine:
         low, scores = self.run(work)
         masks = self.family.masks_to_image(low, embedding.image_size, self.size)
         return Prediction(masks, scores.cpu().numpy(), low.cpu().numpy())
+
+    def _predict_onnx(self, embedding: Embedding, prompt: Prompt, multimask: bool) -> Prediction:
+        torch = self._torch
+        _, decoder = self.onnx_parts()
+        height, width = embedding.image_size
+        scale = self.family.coordinate_scale(embedding.image_size, self.size)
+        points = np.clip(prompt.points, 0, [width, height]) * scale if len(prompt.points) else None
+        box = None
+        if prompt.box is not None:
+            box = (np.clip(prompt.box.reshape(2, 2), 0, [width, height]) * scale).reshape(4)
+        logits = None
+        if prompt.logits is not None and np.asarray(prompt.logits).shape[-2:] == (self.low_size, self.low_size):
+            logits = np.asarray(prompt.logits, np.float32)
+        features = [embedding.data[f"features_{i}"] for i in range(len(embedding.data))]
+        labels = prompt.labels if len(prompt.points) else None
+        low, scores = decoder(features, points, labels, box, logits, multimask)
+        masks = self.family.masks_to_image(torch.from_numpy(low), embedding.image_size, self.size)
+        return Prediction(masks, scores.astype(np.float32), low)
 
     def empty(self, image_size: tuple[int, int]) -> Prediction:
         """No mask: what an empty prompt gives."""
@@ -219,19 +292,45 @@ class SamEngine:
         return SamVideoSession(self, frames)
 
 
+def pick_runtime(requested: str | None, device: str, precision: str) -> str:
+    """'auto': ONNX Runtime for fp32 on the CPU when onnxruntime is installed, else torch."""
+    if requested not in (None, "", "auto", "torch", "onnx"):
+        raise EngineError(f"unknown runtime '{requested}'; use auto, torch or onnx")
+    if requested == "torch":
+        return "torch"
+    usable = device == "cpu" and precision == "fp32"
+    if requested == "onnx" and not usable:
+        raise EngineError(f"the ONNX runtime runs fp32 on the CPU only (asked: {precision} on {device})")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        if requested == "onnx":
+            raise EngineError("the ONNX runtime was asked for but onnxruntime is not installed") from None
+        return "torch"
+    return "onnx" if usable else "torch"
+
+
 def create_engine(
-    model: str, weights: str | None = None, device: str | None = None, precision: str | None = None
+    model: str,
+    weights: str | None = None,
+    device: str | None = None,
+    precision: str | None = None,
+    runtime: str | None = None,
 ) -> SamEngine:
-    """Registry factory: model name from the catalog, weights (folder, .pt/.pth file or 'random'), device."""
+    """Registry factory: model name from the catalog, weights (folder, .pt/.pth file or 'random'), device,
+    precision (auto, fp32, bf16, fp16) and runtime (auto, torch, onnx)."""
     if model not in CATALOG:
         raise EngineError(f"unknown model '{model}'; known: {', '.join(CATALOG)}")
     family = FAMILIES[CATALOG[model].architecture]
     loaded = load_model(model, family, weights)
-    suffix = "-random" if weights == "random" else ""
+    if weights == "random":
+        model_id = f"{model}-random"
+    else:
+        model_id = f"{model}@{weights_fingerprint(Path(weights) if weights else weights_dir() / model)}"
     video_loader = None
     if family.video_model is not None:
 
         def video_loader() -> Any:
             return load_model(model, family, weights, video=True)
 
-    return SamEngine(family, loaded, f"{model}{suffix}", device or "auto", precision, video_loader)
+    return SamEngine(family, loaded, model_id, device or "auto", precision, video_loader, runtime)

@@ -108,7 +108,7 @@ def test_tiny_sam2_click_and_box_in_the_gui(qtbot, tmp_path: Path, shared_data: 
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.bridge.engine is not None, timeout=60000)
-    assert window.bridge.engine.model_id == "sam2.1-tiny"
+    assert window.bridge.engine.model_id.startswith("sam2.1-tiny@")
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "grabcut_flower.jpg").symlink_to(shared_data / "images" / "grabcut_flower.jpg")
@@ -142,18 +142,19 @@ def test_model_panel_download_offline_and_missing_weights_say_what_to_do(qtbot, 
     window.close()
 
 
-def test_out_of_memory_on_the_gpu_shows_a_warning_and_the_work_goes_on(
-    qtbot, tmp_path: Path, shared_data: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_memory_on_the_gpu_shows_a_warning_and_the_work_goes_on(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path, shared_data: Path, monkeypatch
+) -> None:
     import torch
     from tiny_sam import tiny_sam2
 
     from model import registry
 
+    monkeypatch.setenv("ANNOTATOR_CACHE_DIR", str(tmp_path / "cache"))  # no embedding from an earlier test
     weights = tiny_sam2(tmp_path / "tiny")
 
     def full_gpu_engine(name, **options):  # type: ignore[no-untyped-def]
-        engine = registry.create(name, weights=str(weights), device="cpu")
+        engine = registry.create(name, weights=str(weights), device="cpu", runtime="torch")
         engine.device = "cuda"  # a GPU that is full: tensors stay on the CPU, the first embed fails
         engine.preprocess = lambda image: engine.family.preprocess(image, engine.size, "cpu")
         original = engine.model.get_image_embeddings

@@ -87,7 +87,7 @@ def test_region_upsampling_equals_full_upsampling(size: tuple[int, int]) -> None
 
 
 def test_out_of_memory_on_the_accelerator_falls_back_to_the_cpu(folders: dict[str, Path]) -> None:
-    engine = registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), device="cpu")
+    engine = registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), device="cpu", runtime="torch")
     image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     expected = engine.embed(image).data["features_0"]
     engine.device = "cuda"  # pretend the model sits on a GPU that is full (tensors stay on the CPU)
@@ -163,3 +163,46 @@ def test_a_broken_weights_folder_is_an_engine_error(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(EngineError, match=str(tmp_path)):
         registry.create("sam2.1-tiny", weights=str(tmp_path))
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_onnx_runtime_gives_what_torch_gives(name: str, folders: dict[str, Path]) -> None:
+    onnx = registry.create(name, weights=str(folders[name]), device="cpu", runtime="auto")
+    eager = registry.create(name, weights=str(folders[name]), device="cpu", runtime="torch")
+    assert (onnx.runtime, eager.runtime) == ("onnx", "torch")
+    image = np.random.default_rng(2).integers(0, 255, (90, 140, 3), dtype=np.uint8)
+    ours, theirs = onnx.embed(image), eager.embed(image)
+    for key, value in theirs.data.items():
+        assert np.allclose(ours.data[key], value, atol=1e-4, rtol=1e-3)
+    first = eager.predict(theirs, Prompt.from_clicks([(70, 45, True)]))
+    prompts = [
+        Prompt.from_clicks([(70, 45, True)]),
+        Prompt.from_clicks([(70, 45, True), (10, 10, False), (100, 60, True)]),
+        Prompt.from_clicks([], box=(20, 15, 120, 80)),
+        Prompt.from_clicks([(30, 30, False)], box=(20, 15, 120, 80)),
+        Prompt(np.array([[70, 45]]), np.array([1]), logits=first.logits[first.best], multimask=False),
+    ]
+    for prompt in prompts:
+        a, b = onnx.predict(theirs, prompt), eager.predict(theirs, prompt)
+        assert a.logits.shape == b.logits.shape and a.masks.shape == b.masks.shape
+        assert np.allclose(a.logits, b.logits, atol=1e-4) and np.allclose(a.scores, b.scores, atol=1e-4)
+    assert onnx.warnings == []
+
+
+def test_a_failing_onnx_export_falls_back_to_torch_with_a_warning(
+    folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from model.sam import onnx_decoder
+
+    monkeypatch.setenv("ANNOTATOR_CACHE_DIR", str(tmp_path))  # nothing exported yet
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise onnx_decoder.OnnxError("exporter crashed")
+
+    monkeypatch.setattr(onnx_decoder, "export_encoder", broken)
+    engine = registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), device="cpu")
+    embedding = engine.embed(np.zeros((32, 32, 3), np.uint8))
+    assert engine.runtime == "torch" and "ONNX Runtime failed" in engine.warnings[0]
+    assert engine.predict(embedding, Prompt.from_clicks([(10, 10, True)])).masks.shape == (3, 32, 32)
+    with pytest.raises(EngineError, match="unknown runtime"):
+        registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), runtime="tensorrt")

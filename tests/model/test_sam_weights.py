@@ -30,7 +30,7 @@ def test_import_then_the_registry_loads_it(tmp_path: Path, capsys: pytest.Captur
     assert main(["models", "import", str(source), "--name", "sam2.1-small"]) == 0
     assert installed("sam2.1-small") is not None
     engine = registry.create("sam2.1-small", device="cpu")
-    assert engine.model_id == "sam2.1-small"
+    assert engine.model_id.startswith("sam2.1-small@")
     assert main(["models", "list"]) == 0
     listing = capsys.readouterr().out
     assert "| sam2.1-small | facebook/sam2.1-hiera-small |" in listing and "| yes |" in listing
