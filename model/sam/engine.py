@@ -171,6 +171,10 @@ class SamEngine:
             folder = cache_dir() / "onnx"
             self._onnx_encoder = OnnxEncoder(self.model, folder)
             self._onnx_decoder = OnnxDecoder(self.model, folder)
+            # Export (or load) every graph now, so that no click waits for an export.
+            self._onnx_encoder.session()
+            for multimask in (True, False):
+                self._onnx_decoder.session(multimask)
         return self._onnx_encoder, self._onnx_decoder
 
     # -- images
@@ -331,6 +335,9 @@ def create_engine(
     if family.video_model is not None:
 
         def video_loader() -> Any:
-            return load_model(model, family, weights, video=True)
+            video = load_model(model, family, weights, video=True)
+            if weights == "random":  # the image model's random weights, so that both agree
+                video.load_state_dict(loaded.state_dict(), strict=False)
+            return video
 
     return SamEngine(family, loaded, model_id, device or "auto", precision, video_loader, runtime)

@@ -22,8 +22,9 @@ import numpy as np
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# Above this share of the image, a candidate is upsampled whole (torch is faster per pixel).
-REGION_FRACTION = 0.1
+# Above this share of the image, a candidate is upsampled whole by OpenCV (about 30 times faster
+# per pixel than the exact region interpolation below).
+REGION_FRACTION = 0.02
 
 
 @dataclass(frozen=True)
@@ -83,15 +84,14 @@ class Family:
 
     def masks_to_image(self, low: Any, image_size: tuple[int, int], size: int) -> np.ndarray:
         """K x h x w low-resolution logits (tensor) -> K x H x W bool masks at the original size."""
-        import torch.nn.functional as F
-
         if not self.longest_side:
             return upsample_positive(low, image_size)
         resized_h, resized_w = self.resized_size(image_size, size)
-        padded = F.interpolate(low[None].float(), size=(size, size), mode="bilinear", align_corners=False)
-        cropped = padded[..., :resized_h, :resized_w]
-        full = F.interpolate(cropped, size=image_size, mode="bilinear", align_corners=False)
-        return (full[0] > 0).cpu().numpy()
+        masks = []
+        for logits in low.float().cpu().numpy():
+            padded = resize_logits(logits, (size, size))
+            masks.append(resize_logits(padded[:resized_h, :resized_w], image_size) > 0)
+        return np.stack(masks)
 
 
 FAMILIES: dict[str, Family] = {
@@ -133,22 +133,30 @@ def _source_index(count: int, out_size: int, start: int, stop: int) -> tuple[Any
     return first, second, positions - first
 
 
+def resize_logits(low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize (half-pixel centres, as torch's align_corners=False) of h x w float32 logits.
+
+    OpenCV's SIMD resize is 5x faster than torch's interpolate here and differs from it on a few
+    pixels in a million (rounding of the source coordinates).
+    """
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(low, np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+
+
 def upsample_positive(low: Any, image_size: tuple[int, int]) -> np.ndarray:
     """Where the bilinear upsampling of K x h x w logits to image_size is > 0, as K x H x W bool.
 
-    Equal to thresholding the full upsampled logits. A pixel is positive only if one of its four
-    source cells is, so for a candidate whose positive logits cover a small box only that box
-    (plus one low-resolution cell) is interpolated; large candidates go through torch's
-    interpolate, which is faster per pixel.
+    A pixel is positive only if one of its four source cells is, so for a candidate whose positive
+    logits cover a small box only that box (plus one low-resolution cell) is interpolated, exactly
+    as torch would; larger candidates are resized whole by OpenCV.
     """
     import torch
-    import torch.nn.functional as F
 
     low = low.float().cpu()
     count, low_h, low_w = low.shape
     height, width = image_size
     out = np.zeros((count, height, width), bool)
-    large = []
     for k in range(count):
         positive = low[k] > 0
         rows = torch.nonzero(positive.any(dim=1)).flatten()
@@ -162,14 +170,11 @@ def upsample_positive(low: Any, image_size: tuple[int, int]) -> np.ndarray:
         left = max(0, math.floor((x0 - 0.5) * width / low_w - 0.5))
         right = min(width, math.ceil((x1 + 1.5) * width / low_w - 0.5) + 1)
         if (bottom - top) * (right - left) > REGION_FRACTION * height * width:
-            large.append(k)
+            out[k] = resize_logits(low[k].numpy(), image_size) > 0
             continue
         r0, r1, wy = _source_index(low_h, height, top, bottom)
         c0, c1, wx = _source_index(low_w, width, left, right)
         lines = low[k][r0] * (1 - wy)[:, None] + low[k][r1] * wy[:, None]
         values = lines[:, c0] * (1 - wx) + lines[:, c1] * wx
         out[k, top:bottom, left:right] = (values > 0).numpy()
-    if large:
-        full = F.interpolate(low[large][None], size=image_size, mode="bilinear", align_corners=False)
-        out[large] = (full[0] > 0).numpy()
     return out

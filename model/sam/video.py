@@ -81,6 +81,10 @@ class SamVideoSession:
         # can no longer be read by the memory bank: their outputs are dropped.
         self.window = max(int(config.num_maskmem), int(config.max_object_pointers_in_encoder)) + 1
         self._active: set[int] = set()  # object indices with a prompt
+        # With the ONNX runtime, frames go through the (faster) ONNX image encoder; its output is
+        # checked once against the video model's own encoder before it is trusted.
+        self._onnx = engine.runtime == "onnx"
+        self._positions: list[Any] | None = None
 
     # -- frames
 
@@ -98,6 +102,38 @@ class SamVideoSession:
                 f"{self.image_size[1]}x{self.image_size[0]}"
             )
         return self.engine.preprocess(image)[0]
+
+    def _ensure_features(self, frame: int) -> None:
+        """Put frame's image features in the session's cache, from ONNX Runtime when it is usable."""
+        state = self.state
+        if not self._onnx or state.cache.get_vision_features(frame) is not None:
+            return
+        torch = self._torch
+        try:
+            encoder, _ = self.engine.onnx_parts()
+            levels = encoder(self.pixels(frame)[None].cpu().numpy())
+        except EngineError as error:
+            self.engine.onnx_failed(error)
+            self._onnx = False
+            return
+        no_memory = self.model.no_memory_embedding.detach().reshape(1, 1, -1).cpu()
+        feats = [torch.from_numpy(level).flatten(2).permute(2, 0, 1) for level in levels]
+        feats[-1] = feats[-1] - no_memory  # the image model adds it for single images
+        if self._positions is None:  # the first frame: the video model's own encoder, once
+            own = self.model.get_image_features(self.pixels(frame)[None], return_dict=True)
+            agree = len(own.fpn_hidden_states) == len(feats) and all(
+                a.shape == b.shape and torch.allclose(a.cpu(), b, rtol=1e-3, atol=1e-3)
+                for a, b in zip(own.fpn_hidden_states, feats, strict=False)
+            )
+            if not agree:
+                log.info("ONNX image features differ from the video model's; frames use torch")
+                self._onnx = False
+                return
+            self._positions = list(own.fpn_position_encoding)
+        device = self.engine.device
+        state.cache.cache_vision_features(
+            frame, {"vision_feats": [f.to(device) for f in feats], "vision_pos_embeds": self._positions}
+        )
 
     # -- prompts
 
@@ -201,6 +237,7 @@ class SamVideoSession:
         """One tracking step on `frame` for the given objects; their masks at the video's size."""
         torch = self._torch
         state, model = self.state, self.model
+        self._ensure_features(frame)
         results: dict[int, Any] = {}
         encode: dict[bool, list[tuple[int, Any, Any]]] = {True: [], False: []}
         for obj_idx in objects:

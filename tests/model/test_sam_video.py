@@ -126,3 +126,16 @@ def test_bad_requests_are_engine_errors(engine) -> None:  # type: ignore[no-unty
         session.add_prompt(0, 1, Prompt())
     with pytest.raises(EngineError, match="no frames"):
         engine.open_video([])
+
+
+def test_frames_go_through_onnx_runtime_when_it_agrees_with_the_video_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tiny_sam2(tmp_path / "tiny")
+    results = {}
+    for runtime in ("auto", "torch"):
+        engine = registry.create("sam2.1-tiny", weights=str(folder), device="cpu", runtime=runtime)
+        session = engine.open_video(CountingFrames(5))
+        session.add_prompt(0, 1, Prompt(mask=square(10, 10)))
+        results[runtime] = dict(session.propagate(0))
+        assert session._onnx == (runtime == "auto") and engine.warnings == []
+    for frame, masks in results["torch"].items():
+        assert (results["auto"][frame][1] == masks[1]).mean() > 0.99
