@@ -75,15 +75,18 @@ def test_each_family_preprocesses_like_its_reference() -> None:
 
 
 @pytest.mark.parametrize("size", [(1080, 1920), (120, 180), (1001, 777), (7, 9)])
-def test_region_upsampling_equals_full_upsampling(size: tuple[int, int]) -> None:
+def test_upsampling_equals_torch_interpolate(size: tuple[int, int]) -> None:
     generator = torch.Generator().manual_seed(size[0])
     low = torch.randn((4, 64, 64), generator=generator) * 3 - 2
     low[0] = -1  # empty
-    low[1, :40] = -5  # a large region
+    low[1] = -5
+    low[1, 10:12, 20:22] = 1  # a tiny region
     low[2] = -3
     low[2, 30:33, 10:12] = 2  # a small one
-    full = torch.nn.functional.interpolate(low[None], size=size, mode="bilinear", align_corners=False)[0] > 0
-    assert np.array_equal(upsample_positive(low, size), full.numpy())
+    full = (torch.nn.functional.interpolate(low[None], size=size, mode="bilinear", align_corners=False)[0] > 0).numpy()
+    ours = upsample_positive(low, size)
+    assert np.array_equal(ours[:3], full[:3])  # empty, and small regions: exact
+    assert (ours != full).mean() < 1e-4  # OpenCV for the large ones: a few pixels in a million differ
 
 
 def test_out_of_memory_on_the_accelerator_falls_back_to_the_cpu(folders: dict[str, Path]) -> None:
