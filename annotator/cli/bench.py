@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+from annotator.cli.engines import add_engine_options, create_engine
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `bench` subcommand."""
     parser = subparsers.add_parser("bench", help="time an engine on generated images and video")
-    parser.add_argument("--engine", default="classic", help="registered engine name (default classic)")
-    parser.add_argument("--device", default="auto", help="device for the engine (auto, cpu, cuda, mps)")
-    parser.add_argument("--weights", default=None, help="weights folder (transformers format) or 'random'")
+    add_engine_options(parser)
     parser.add_argument("--clicks", type=int, default=20, help="timed clicks (default 20)")
     parser.add_argument("--frames", type=int, default=40, help="propagated frames (default 40; 0 skips propagation)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
@@ -22,9 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the bench and print its figures."""
     from annotator.evaluation.bench import markdown_table, run_bench
-    from model import registry
 
-    engine = registry.create(args.engine, device=args.device, **({"weights": args.weights} if args.weights else {}))
+    engine = create_engine(args)
     report = run_bench(engine, clicks=max(1, args.clicks), frames=0 if args.frames <= 0 else max(2, args.frames))
     print(markdown_table(report))
     if args.json is not None:

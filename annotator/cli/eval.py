@@ -7,6 +7,8 @@ import json
 import logging
 from pathlib import Path
 
+from annotator.cli.engines import add_engine_options, create_engine
+
 log = logging.getLogger(__name__)
 
 
@@ -26,16 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="data folder (images/, masks/, ignore/, videos/)")
-    parser.add_argument("--engine", default="classic", help="registered engine name (default classic)")
-    parser.add_argument("--device", default="auto", help="device for the engine (auto, cpu, cuda, mps)")
-    parser.add_argument("--weights", default=None, help="weights folder (transformers format) or 'random'")
+    add_engine_options(parser)
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
-
-
-def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from model import registry
-
-    return registry.create(args.engine, device=args.device, **({"weights": args.weights} if args.weights else {}))
 
 
 def _write_json(path: Path | None, payload: dict[str, object]) -> None:
@@ -54,7 +48,7 @@ def run_clicks(args: argparse.Namespace) -> int:
     if args.max_clicks < 1:
         raise DataError("--max-clicks", "must be at least 1")
     items = list_images(args.data)[: args.limit]
-    engine = _engine(args)
+    engine = create_engine(args)
     report = evaluate_clicks(engine, items, args.max_clicks)
     print(markdown_table(report))
     _write_json(args.json, report.to_dict())
@@ -67,7 +61,7 @@ def run_video(args: argparse.Namespace) -> int:
     from annotator.evaluation.video import evaluate_video, markdown_table
 
     items = list_videos(args.data)
-    engine = _engine(args)
+    engine = create_engine(args)
     report = evaluate_video(engine, items)
     print(markdown_table(report))
     _write_json(args.json, report.to_dict())

@@ -54,7 +54,12 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
     if path.is_file() and path.suffix in META_SUFFIXES:
         from model.sam.convert import load_meta_checkpoint
 
-        return load_meta_checkpoint(path, video=video)
+        loaded = load_meta_checkpoint(path, video=video)
+        if not isinstance(loaded, cls):
+            raise EngineError(
+                f"{path}: holds a {type(loaded).__name__} checkpoint, not one for {name} ({cls.__name__})"
+            )
+        return loaded
     if not (path / "config.json").is_file():
         entry = CATALOG.get(name)
         hub = f" (hub id {entry.hub_id})" if entry else ""

@@ -97,6 +97,8 @@ def test_a_sam2_checkpoint_gives_the_image_and_the_video_model(tmp_path: Path) -
         video_model.state_dict()["memory_encoder.memory_fuser.layers.0.scale"],
         state["memory_encoder.fuser.layers.0.gamma"],
     )
+    with pytest.raises(EngineError, match="holds a Sam2Model checkpoint, not one for sam-vit-b"):
+        registry.create("sam-vit-b", weights=str(path))
     engine = registry.create("sam2.1-tiny", weights=str(path), device="cpu")
     session = engine.open_video([np.zeros((32, 48, 3), np.uint8)] * 2)
     mask = np.zeros((32, 48), bool)

@@ -7,6 +7,12 @@ import pytest
 FIGURES: list[str] = []
 
 
+@pytest.fixture(scope="session")
+def figures() -> list[str]:
+    """Where a test puts its figures (one line each) for the summary."""
+    return FIGURES
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line per comparison made."""
     if FIGURES:

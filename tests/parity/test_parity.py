@@ -25,7 +25,6 @@ from model.protocol import Prompt
 from model.sam.convert import load_meta_checkpoint
 from model.sam.engine import SamEngine
 from model.sam.families import FAMILIES
-from tests.parity.conftest import FIGURES
 
 IMAGE = "images/coco_dog02_000000464522.jpg"  # 494x640 (W x H): not square, so the SAM padding counts
 MIN_AGREEMENT = 0.999  # share of pixels where our mask equals the reference's
@@ -63,8 +62,9 @@ def compare(
     engine: SamEngine,
     image: np.ndarray,
     reference_predict: Callable[[Prompt, bool], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    figures: list[str],
 ) -> None:
-    """Our engine's masks and logits vs the reference predictor's, per prompt; the figures go to FIGURES."""
+    """Our engine's masks and logits vs the reference predictor's, per prompt; one line each to `figures`."""
     embedding = engine.embed(image)
     non_trivial = 0
     for label, prompt in prompts(*image.shape[:2]).items():
@@ -76,7 +76,7 @@ def compare(
         logit_error = relative_error(ours.logits, logits)
         shares = [float(m.mean()) for m in masks]
         non_trivial += sum(0.01 < share < 0.99 for share in shares)
-        FIGURES.append(
+        figures.append(
             f"{name} {label:9s}: pixels agree {agreement * 100:.4f}%, low-res logit rel. error {logit_error:.2e}, "
             f"score max abs diff {np.abs(ours.scores - scores).max():.2e}, "
             f"foreground share {', '.join(f'{s:.2f}' for s in shares)}"
@@ -102,7 +102,7 @@ def sam1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, SamEngine]:
     return reference, SamEngine(FAMILIES["sam"], ours, "sam-vit-b-parity", device="cpu", precision="fp32")
 
 
-def test_sam1_image_features(sam1: tuple[Any, SamEngine], image: np.ndarray) -> None:
+def test_sam1_image_features(sam1: tuple[Any, SamEngine], image: np.ndarray, figures: list[str]) -> None:
     """The converted ViT-B gives the reference's image embedding for the reference's own input tensor."""
     from segment_anything import SamPredictor
 
@@ -116,14 +116,14 @@ def test_sam1_image_features(sam1: tuple[Any, SamEngine], image: np.ndarray) -> 
         got = engine.model.get_image_embeddings(source)
         input_error = relative_error(engine.preprocess(image), source)
     error = relative_error(got, expected)
-    FIGURES.append(
+    figures.append(
         f"sam-vit-b features (same input): rel. error {error:.2e}; our preprocess vs the reference's: "
         f"rel. error {input_error:.2e}"
     )
     assert error <= MAX_EMBEDDING_ERROR
 
 
-def test_sam1_masks(sam1: tuple[Any, SamEngine], image: np.ndarray) -> None:
+def test_sam1_masks(sam1: tuple[Any, SamEngine], image: np.ndarray, figures: list[str]) -> None:
     """Our SAM engine on the converted checkpoint vs SamPredictor, from the same image and prompts."""
     from segment_anything import SamPredictor
 
@@ -140,7 +140,7 @@ def test_sam1_masks(sam1: tuple[Any, SamEngine], image: np.ndarray) -> None:
                 multimask_output=multimask,
             )
 
-    compare("sam-vit-b", engine, image, predict)
+    compare("sam-vit-b", engine, image, predict, figures)
 
 
 # -- SAM 2.1 Hiera tiny
@@ -159,7 +159,7 @@ def sam2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, SamEngine]:
     return reference, SamEngine(FAMILIES["sam2"], ours, "sam2.1-tiny-parity", device="cpu", precision="fp32")
 
 
-def test_sam2_image_features(sam2: tuple[Any, SamEngine], image: np.ndarray) -> None:
+def test_sam2_image_features(sam2: tuple[Any, SamEngine], image: np.ndarray, figures: list[str]) -> None:
     """The converted Hiera tiny gives the reference predictor's features (all levels) for its own input."""
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 
@@ -173,14 +173,14 @@ def test_sam2_image_features(sam2: tuple[Any, SamEngine], image: np.ndarray) -> 
         input_error = relative_error(engine.preprocess(image), source)
     assert [tuple(g.shape) for g in got] == [tuple(e.shape) for e in expected]
     errors = [relative_error(g, e) for g, e in zip(got, expected, strict=True)]
-    FIGURES.append(
+    figures.append(
         f"sam2.1-tiny features (same input): rel. error per level {', '.join(f'{e:.2e}' for e in errors)}; "
         f"our preprocess vs the reference's: rel. error {input_error:.2e}"
     )
     assert max(errors) <= MAX_EMBEDDING_ERROR
 
 
-def test_sam2_masks(sam2: tuple[Any, SamEngine], image: np.ndarray) -> None:
+def test_sam2_masks(sam2: tuple[Any, SamEngine], image: np.ndarray, figures: list[str]) -> None:
     """Our SAM 2 engine on the converted checkpoint vs SAM2ImagePredictor, from the same image and prompts."""
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 
@@ -198,4 +198,4 @@ def test_sam2_masks(sam2: tuple[Any, SamEngine], image: np.ndarray) -> None:
             )
         return masks.astype(bool), scores, logits
 
-    compare("sam2.1-tiny", engine, image, predict)
+    compare("sam2.1-tiny", engine, image, predict, figures)
