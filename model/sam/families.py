@@ -8,6 +8,8 @@
   [0, 1] and normalised with the ImageNet mean/std. Its 256x256 logits go straight to the
   original size.
 - SAM 3 tracker: as SAM 2.1 at 1008x1008 with mean = std = 0.5; its logits are 288x288.
+- Video frames of SAM 2.1: the reference video predictor reads frames with PIL's default resize
+  (bicubic, into uint8) instead; so do we (`preprocess_frame`).
 
 Prompt coordinates follow the resize: (x, y) are scaled by the resized width/W and height/H.
 """
@@ -40,6 +42,20 @@ class Family:
     longest_side: bool  # SAM: resize the long side and pad; SAM 2/3: resize to a square
     mean: tuple[float, float, float]  # on the 0..1 scale
     std: tuple[float, float, float]
+    pil_bicubic_frames: bool = False  # video frames resized as PIL's default resize does
+
+    def preprocess_frame(self, image: np.ndarray, size: int, device: str) -> Any:
+        """A video frame -> 1x3xSxS tensor, as the family's reference video predictor prepares it."""
+        if not self.pil_bicubic_frames:
+            return self.preprocess(image, size, device)
+        import torch
+
+        array = image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
+        tensor = torch.from_numpy(array).to(device).permute(2, 0, 1)[None].float()
+        tensor = pil_like_resize(tensor, (size, size), "bicubic") / 255.0
+        mean = torch.tensor(self.mean, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=device).view(1, 3, 1, 1)
+        return (tensor - mean) / std
 
     def resized_size(self, image_size: tuple[int, int], size: int) -> tuple[int, int]:
         """(height, width) of the image inside the model's size x size input."""
@@ -64,12 +80,9 @@ class Family:
         tensor = torch.from_numpy(array).to(device).permute(2, 0, 1)[None].float()
         resized_h, resized_w = self.resized_size(image.shape[:2], size)
         if self.longest_side:
-            # The reference resizes a uint8 PIL image (bilinear, antialiased). PIL resizes the width
-            # first into a uint8 image, then the height, rounding half up each time: so do we.
+            # The reference resizes a uint8 PIL image (bilinear, antialiased).
             if (resized_h, resized_w) != image.shape[:2]:
-                for size_hw in ((image.shape[0], resized_w), (resized_h, resized_w)):
-                    tensor = F.interpolate(tensor, size=size_hw, mode="bilinear", align_corners=False, antialias=True)
-                    tensor = torch.floor(tensor + 0.5).clamp_(0, 255)
+                tensor = pil_like_resize(tensor, (resized_h, resized_w), "bilinear")
             tensor = tensor / 255.0
         else:
             tensor = F.interpolate(
@@ -94,6 +107,20 @@ class Family:
         return np.stack(masks)
 
 
+def pil_like_resize(tensor: Any, size: tuple[int, int], mode: str) -> Any:
+    """Resize 1x3xHxW 0..255 values as PIL does for a uint8 image: width first into uint8, then
+    height, rounding half up each time (torch's antialiased filters are PIL's); the result is whole
+    numbers in 0..255. Matches PIL on all but about 1e-5 of the values (off by one)."""
+    import torch
+    import torch.nn.functional as F
+
+    for step in ((tensor.shape[2], size[1]), size):
+        if tuple(tensor.shape[2:]) != tuple(step):
+            tensor = F.interpolate(tensor, size=step, mode=mode, align_corners=False, antialias=True)
+            tensor = torch.floor(tensor + 0.5).clamp_(0, 255)
+    return tensor
+
+
 FAMILIES: dict[str, Family] = {
     "sam": Family("sam", "SamModel", "SamConfig", None, None, None, True, IMAGENET_MEAN, IMAGENET_STD),
     "sam2": Family(
@@ -106,6 +133,7 @@ FAMILIES: dict[str, Family] = {
         False,
         IMAGENET_MEAN,
         IMAGENET_STD,
+        pil_bicubic_frames=True,
     ),
     "sam3": Family(
         "sam3",

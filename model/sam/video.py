@@ -101,7 +101,7 @@ class SamVideoSession:
                 f"frame {index} is {image.shape[1]}x{image.shape[0]}, the video's first frame is "
                 f"{self.image_size[1]}x{self.image_size[0]}"
             )
-        return self.engine.preprocess(image)[0]
+        return self.engine.family.preprocess_frame(image, self.engine.size, self.engine.device)[0]
 
     def _ensure_features(self, frame: int) -> None:
         """Put frame's image features in the session's cache, from ONNX Runtime when it is usable."""

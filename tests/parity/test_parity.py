@@ -199,3 +199,50 @@ def test_sam2_masks(sam2: tuple[Any, SamEngine], image: np.ndarray, figures: lis
         return masks.astype(bool), scores, logits
 
     compare("sam2.1-tiny", engine, image, predict, figures)
+
+
+# -- SAM 2.1 Hiera tiny, video
+
+
+def test_sam2_video(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, figures: list[str]) -> None:
+    """Our streaming session on the converted checkpoint vs SAM2VideoPredictor: a first-frame mask,
+    propagated forward through the first frames of a real video."""
+    from sam2.build_sam import build_sam2_video_predictor
+
+    from model.frames import FolderFrames
+
+    sequence = sorted((shared_data / "videos").iterdir())[0]
+    folder = tmp_path_factory.mktemp("frames")
+    for path in sorted((sequence / "frames").iterdir())[:6]:
+        (folder / path.name).symlink_to(path)
+    first = np.asarray(Image.open(sorted((sequence / "masks").iterdir())[0])) > 0
+
+    torch.manual_seed(0)
+    predictor = build_sam2_video_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", ckpt_path=None, device="cpu")
+    path = tmp_path_factory.mktemp("sam2video") / "sam2.1_hiera_tiny_random.pt"
+    torch.save({"model": predictor.state_dict()}, path)
+    with torch.inference_mode():
+        state = predictor.init_state(video_path=str(folder))
+        predictor.add_new_mask(state, frame_idx=0, obj_id=1, mask=first)
+        reference = {f: (logits[0, 0] > 0).numpy() for f, _, logits in predictor.propagate_in_video(state)}
+
+    engine = SamEngine(
+        FAMILIES["sam2"],
+        load_meta_checkpoint(path),
+        "sam2.1-tiny-video-parity",
+        device="cpu",
+        precision="fp32",
+        video_loader=lambda: load_meta_checkpoint(path, video=True),
+        runtime="torch",
+    )
+    session = engine.open_video(FolderFrames(folder))
+    session.add_prompt(0, 1, Prompt(mask=first))
+    ours = {f: masks[1] for f, masks in session.propagate(0)}
+    assert sorted(ours) == sorted(reference)
+    for frame in sorted(ours):
+        agreement = float((ours[frame] == reference[frame]).mean())
+        figures.append(
+            f"sam2.1-tiny video frame {frame}: pixels agree {agreement * 100:.4f}%, "
+            f"foreground share ours {ours[frame].mean():.3f}, reference {reference[frame].mean():.3f}"
+        )
+        assert agreement >= MIN_AGREEMENT, f"frame {frame}: {agreement:.5f} of pixels agree"
