@@ -12,7 +12,11 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="device for the engine (auto, cpu, cuda, mps)")
     parser.add_argument("--weights", default=None, help="weights: transformers folder, Meta .pt/.pth file, or 'random'")
     parser.add_argument("--precision", default=None, help="SAM engines: auto, fp32, bf16, fp16")
-    parser.add_argument("--runtime", default=None, help="SAM engines: auto (ONNX on the CPU), torch, onnx")
+    parser.add_argument(
+        "--runtime",
+        default=None,
+        help="SAM engines: auto (ONNX on the CPU), torch, onnx, onnx-int8 (faster encoder, approximate)",
+    )
 
 
 def create_engine(args: argparse.Namespace) -> Any:

@@ -394,16 +394,36 @@ def export_encoder(model: Any, folder: Path, key: str | None = None, exporter: s
     return path
 
 
+def quantize_encoder(source: Path, target: Path) -> Path:
+    """Dynamic int8 quantisation of the encoder's matrix products (weights int8, activations
+    quantised per call): about 1.6x faster on the CPU, at the price of features that differ by a
+    few percent. Opt-in only (runtime 'onnx-int8')."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def write(temporary: Path) -> None:
+        quantize_dynamic(str(source), str(temporary), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+
+    try:
+        _write_atomically(target, write)
+    except Exception as error:
+        raise OnnxError(f"int8 quantisation of {source.name} failed: {type(error).__name__}: {error}") from error
+    return target
+
+
 class OnnxEncoder:
     """The image encoder of a SAM model run by onnxruntime on CPU, the graph cached on disk."""
 
-    def __init__(self, model: Any, folder: Path, threads: int | None = None, exporter: str = "") -> None:
+    def __init__(
+        self, model: Any, folder: Path, threads: int | None = None, exporter: str = "", int8: bool = False
+    ) -> None:
         self.model = model.eval()
         self.exporter = exporter
         self.folder = Path(folder)
         self.threads = threads
+        self.int8 = int8
         self.key = model_fingerprint(model, [model])
-        self.path = self.folder / f"encoder-{self.key}.onnx"
+        self.float_path = self.folder / f"encoder-{self.key}.onnx"
+        self.path = self.folder / f"encoder-{self.key}-int8.onnx" if int8 else self.float_path
         self._session: Any = None
         self.exports = 0
 
@@ -413,8 +433,12 @@ class OnnxEncoder:
 
             def export() -> Path:
                 self.exports += 1
-                log.info("exporting the SAM image encoder to ONNX (%s)", self.path.name)
-                return export_encoder(self.model, self.folder, self.key, self.exporter)
+                if not self.float_path.is_file():
+                    log.info("exporting the SAM image encoder to ONNX (%s)", self.float_path.name)
+                    export_encoder(self.model, self.folder, self.key, self.exporter)
+                if self.int8:
+                    quantize_encoder(self.float_path, self.path)
+                return self.path
 
             self._session = load_or_export(self.path, export, self.threads)
         return self._session

@@ -83,7 +83,7 @@ class SamVideoSession:
         self._active: set[int] = set()  # object indices with a prompt
         # With the ONNX runtime, frames go through the (faster) ONNX image encoder; its output is
         # checked once against the video model's own encoder before it is trusted.
-        self._onnx = engine.runtime == "onnx"
+        self._onnx = engine.runtime == "onnx"  # int8 features fail the check below: frames use torch
         self._positions: list[Any] | None = None
 
     # -- frames

@@ -209,3 +209,18 @@ def test_a_failing_onnx_export_falls_back_to_torch_with_a_warning(
     assert engine.predict(embedding, Prompt.from_clicks([(10, 10, True)])).masks.shape == (3, 32, 32)
     with pytest.raises(EngineError, match="unknown runtime"):
         registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), runtime="tensorrt")
+
+
+def test_the_int8_runtime_quantises_the_encoder_and_stays_close(folders: dict[str, Path]) -> None:
+    exact = registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), device="cpu", runtime="onnx")
+    fast = registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), device="cpu", runtime="onnx-int8")
+    assert fast.runtime == "onnx-int8"
+    image = np.random.default_rng(4).integers(0, 255, (80, 120, 3), dtype=np.uint8)
+    a, b = exact.embed(image), fast.embed(image)
+    encoder, _ = fast.onnx_parts()
+    assert encoder.path.name.endswith("-int8.onnx") and encoder.path.is_file()
+    for key, value in a.data.items():
+        error = np.linalg.norm(b.data[key] - value) / np.linalg.norm(value)
+        assert 0 < error < 0.2  # quantised: different, but close
+    assert fast.predict(b, Prompt.from_clicks([(60, 40, True)])).masks.shape == (3, 80, 120)
+    assert fast.warnings == []
