@@ -24,14 +24,11 @@ MEMORY = {
 DECODER = {"hidden_size": 128, "mlp_dim": 256, "num_attention_heads": 2, "iou_head_hidden_dim": 128}
 
 
-def tiny_sam2(folder: Path, seed: int = 0) -> Path:
-    """A small SAM 2.1 (Hiera) video model at 256 px, saved to `folder`."""
-    import torch
-    from transformers import Sam2VideoConfig, Sam2VideoModel
-    from transformers.models.sam2.configuration_sam2 import Sam2HieraDetConfig, Sam2VisionConfig
+def tiny_hiera():  # type: ignore[no-untyped-def]
+    """A small Hiera backbone config at 256 px (feature maps 64, 32, 16)."""
+    from transformers.models.sam2.configuration_sam2 import Sam2HieraDetConfig
 
-    torch.manual_seed(seed)
-    backbone = Sam2HieraDetConfig(
+    return Sam2HieraDetConfig(
         hidden_size=32,
         image_size=[256, 256],
         blocks_per_stage=[1, 2, 2, 1],
@@ -40,8 +37,17 @@ def tiny_sam2(folder: Path, seed: int = 0) -> Path:
         window_size_per_stage=[8, 4, 8, 4],
         global_attention_blocks=[4],  # a global block must not open a stage
     )
+
+
+def tiny_sam2(folder: Path, seed: int = 0) -> Path:
+    """A small SAM 2.1 (Hiera) video model at 256 px, saved to `folder`."""
+    import torch
+    from transformers import Sam2VideoConfig, Sam2VideoModel
+    from transformers.models.sam2.configuration_sam2 import Sam2VisionConfig
+
+    torch.manual_seed(seed)
     vision = Sam2VisionConfig(
-        backbone_config=backbone,
+        backbone_config=tiny_hiera(),
         fpn_hidden_size=128,
         backbone_channel_list=[256, 128, 64, 32],
         backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]],

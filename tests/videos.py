@@ -47,3 +47,12 @@ def write_video(path: Path, codec: str, count: int, fps: int = 25, vfr: bool = F
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def link_first(source: Path, target: Path, count: int) -> Path:
+    """Symlink the first `count` files of `source` (by name) into `target`: the shared evaluation
+    data is used by path, never copied."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir())[:count]:
+        (target / path.name).symlink_to(path)
+    return target

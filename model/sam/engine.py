@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,6 +98,17 @@ def weights_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:8]
 
 
+@dataclass(frozen=True)
+class ModelPrompt:
+    """A prompt in model-input pixels: points Nx2 float32 with labels N int64, box (4,) float32,
+    previous low-res logits; each None when absent."""
+
+    points: np.ndarray | None
+    labels: np.ndarray | None
+    box: np.ndarray | None
+    logits: np.ndarray | None
+
+
 class SamEngine:
     """embed / predict / open_video for one SAM-family model on one device."""
 
@@ -144,18 +156,20 @@ class SamEngine:
         with torch.inference_mode():
             return work()
 
+    def warn(self, message: str) -> None:
+        """Log a warning and keep it in `warnings` (the bridge passes those on to the window)."""
+        log.warning(message)
+        self.warnings.append(message)
+
     def fall_back_to_cpu(self, error: BaseException) -> None:
         """Move the models to the CPU after `error` (out of memory), with a warning."""
         previous = self.device
-        release(previous)
         self.device, self.precision = "cpu", "fp32"
         self.model = move(self.model, "cpu")
         if self._video_model is not None:
             self._video_model = move(self._video_model, "cpu")
         release(previous)
-        message = f"{self.model_id}: out of memory on {previous} ({error}); now running on the CPU"
-        log.warning(message)
-        self.warnings.append(message)
+        self.warn(f"{self.model_id}: out of memory on {previous} ({error}); now running on the CPU")
 
     # -- ONNX Runtime (CPU): the encoder and the prompt encoder + mask decoder, exported on first use
 
@@ -163,9 +177,7 @@ class SamEngine:
         """Go back to torch for good after an ONNX export or run failure, with a warning."""
         self.runtime = "torch"
         self._onnx_encoder = self._onnx_decoder = None
-        message = f"{self.model_id}: ONNX Runtime failed ({error}); running with torch"
-        log.warning(message)
-        self.warnings.append(message)
+        self.warn(f"{self.model_id}: ONNX Runtime failed ({error}); running with torch")
 
     def onnx_parts(self) -> tuple[Any, Any]:
         """(encoder, decoder) run by onnxruntime, created on first use (graphs cached under the cache dir)."""
@@ -191,12 +203,15 @@ class SamEngine:
     def embed(self, image: np.ndarray) -> Embedding:
         """Run the image encoder once for an HxWx3 uint8 RGB image."""
         image = check_image(image)
+        data = {f"features_{i}": f for i, f in enumerate(self._encode(image))}
+        return Embedding(self.model_id, image.shape[:2], data, sum(a.nbytes for a in data.values()))
 
+    def _encode(self, image: np.ndarray) -> list[np.ndarray]:
+        """The image features, level by level: from ONNX Runtime when it is in use, else torch."""
         if self.runtime.startswith("onnx"):
             try:
                 encoder, _ = self.onnx_parts()
-                data = {f"features_{i}": f for i, f in enumerate(encoder(self.preprocess(image).cpu().numpy()))}
-                return Embedding(self.model_id, image.shape[:2], data, sum(a.nbytes for a in data.values()))
+                return encoder(self.preprocess(image).cpu().numpy())
             except EngineError as error:
                 self.onnx_failed(error)
 
@@ -206,8 +221,7 @@ class SamEngine:
                 features = [features]
             return [f.float().cpu().numpy() for f in features]
 
-        data = {f"features_{i}": f for i, f in enumerate(self.run(work))}
-        return Embedding(self.model_id, image.shape[:2], data, sum(a.nbytes for a in data.values()))
+        return self.run(work)
 
     def features(self, embedding: Embedding) -> Any:
         """The embedding's features as the model's forward wants them."""
@@ -215,68 +229,63 @@ class SamEngine:
         levels = [torch.from_numpy(embedding.data[f"features_{i}"]).to(self.device) for i in range(len(embedding.data))]
         return levels[0] if self.family.longest_side else levels
 
-    def prompt_inputs(self, prompt: Prompt, image_size: tuple[int, int]) -> dict[str, Any] | None:
-        """Model-space prompt tensors; None when the prompt cannot give a mask (empty box, nothing)."""
-        torch = self._torch
-        height, width = image_size
+    def model_prompt(self, prompt: Prompt, image_size: tuple[int, int]) -> ModelPrompt | None:
+        """The prompt in model-input pixels; None when it cannot give a mask (no points, empty box)."""
         if len(prompt.points) == 0 and prompt.box is None:
             return None
-        scale = self.family.coordinate_scale(image_size, self.size)
-        inputs: dict[str, Any] = {}
+        scaled, corners = self.family.to_model_space(prompt.points, prompt.box, image_size, self.size)
+        points = labels = box = logits = None
         if len(prompt.points):
-            points = np.clip(prompt.points, 0, [width, height]) * scale
-            inputs["input_points"] = torch.from_numpy(points).to(self.device)[None, None]
-            inputs["input_labels"] = torch.from_numpy(prompt.labels.astype(np.int64)).to(self.device)[None, None]
-        if prompt.box is not None:
-            box = np.clip(prompt.box.reshape(2, 2), 0, [width, height]) * scale
-            if (box[1] - box[0] <= 0).any() and not len(prompt.points):
+            points, labels = scaled, prompt.labels.astype(np.int64)
+        if corners is not None:
+            if (corners[1] - corners[0] <= 0).any() and points is None:
                 return None
-            inputs["input_boxes"] = torch.from_numpy(box.reshape(1, 1, 4)).to(self.device)
-        if prompt.logits is not None:
+            box = corners.reshape(4)
+        if prompt.logits is not None and np.asarray(prompt.logits).shape[-2:] == (self.low_size, self.low_size):
             logits = np.asarray(prompt.logits, np.float32)
-            if logits.shape[-2:] == (self.low_size, self.low_size):
-                inputs["input_masks"] = torch.from_numpy(logits.reshape(1, 1, *logits.shape[-2:])).to(self.device)
-        return inputs
+        return ModelPrompt(points, labels, box, logits)
 
     def predict(self, embedding: Embedding, prompt: Prompt) -> Prediction:
         """Candidate masks (KxHxW bool), predicted IoUs, low-res logits for a prompt."""
         if embedding.model_id != self.model_id:
             raise EngineError(f"embedding of model {embedding.model_id} given to {self.model_id}")
-        inputs = self.prompt_inputs(prompt, embedding.image_size)
+        inputs = self.model_prompt(prompt, embedding.image_size)
         if inputs is None:
             return self.empty(embedding.image_size)
         multimask = prompt.multimask and len(prompt.points) <= 1 and prompt.box is None
-        if self.runtime.startswith("onnx"):
-            try:
-                return self._predict_onnx(embedding, prompt, multimask)
-            except EngineError as error:
-                self.onnx_failed(error)
-
-        def work() -> tuple[Any, Any]:
-            out = self.model(image_embeddings=self.features(embedding), multimask_output=multimask, **inputs)
-            return out.pred_masks[0, 0].float(), out.iou_scores[0, 0].float()
-
-        low, scores = self.run(work)
+        low, scores = self._decode(embedding, inputs, multimask)
         masks = self.family.masks_to_image(low, embedding.image_size, self.size)
         return Prediction(masks, scores.cpu().numpy(), low.cpu().numpy())
 
-    def _predict_onnx(self, embedding: Embedding, prompt: Prompt, multimask: bool) -> Prediction:
+    def _decode(self, embedding: Embedding, inputs: ModelPrompt, multimask: bool) -> tuple[Any, Any]:
+        """(K x h x w low-res logits, K scores) as tensors: from ONNX Runtime when it is in use, else torch."""
         torch = self._torch
-        _, decoder = self.onnx_parts()
-        height, width = embedding.image_size
-        scale = self.family.coordinate_scale(embedding.image_size, self.size)
-        points = np.clip(prompt.points, 0, [width, height]) * scale if len(prompt.points) else None
-        box = None
-        if prompt.box is not None:
-            box = (np.clip(prompt.box.reshape(2, 2), 0, [width, height]) * scale).reshape(4)
-        logits = None
-        if prompt.logits is not None and np.asarray(prompt.logits).shape[-2:] == (self.low_size, self.low_size):
-            logits = np.asarray(prompt.logits, np.float32)
-        features = [embedding.data[f"features_{i}"] for i in range(len(embedding.data))]
-        labels = prompt.labels if len(prompt.points) else None
-        low, scores = decoder(features, points, labels, box, logits, multimask)
-        masks = self.family.masks_to_image(torch.from_numpy(low), embedding.image_size, self.size)
-        return Prediction(masks, scores.astype(np.float32), low)
+        if self.runtime.startswith("onnx"):
+            try:
+                _, decoder = self.onnx_parts()
+                features = [embedding.data[f"features_{i}"] for i in range(len(embedding.data))]
+                low, scores = decoder(features, inputs.points, inputs.labels, inputs.box, inputs.logits, multimask)
+                return torch.from_numpy(low), torch.from_numpy(scores)
+            except EngineError as error:
+                self.onnx_failed(error)
+
+        def tensor(array: np.ndarray, shape: tuple[int, ...]) -> Any:
+            return torch.from_numpy(array.reshape(shape)).to(self.device)
+
+        kwargs: dict[str, Any] = {}
+        if inputs.points is not None and inputs.labels is not None:
+            kwargs["input_points"] = tensor(inputs.points, (1, 1, -1, 2))
+            kwargs["input_labels"] = tensor(inputs.labels, (1, 1, -1))
+        if inputs.box is not None:
+            kwargs["input_boxes"] = tensor(inputs.box, (1, 1, 4))
+        if inputs.logits is not None:
+            kwargs["input_masks"] = tensor(inputs.logits, (1, 1, *inputs.logits.shape[-2:]))
+
+        def work() -> tuple[Any, Any]:
+            out = self.model(image_embeddings=self.features(embedding), multimask_output=multimask, **kwargs)
+            return out.pred_masks[0, 0].float(), out.iou_scores[0, 0].float()
+
+        return self.run(work)
 
     def empty(self, image_size: tuple[int, int]) -> Prediction:
         """No mask: what an empty prompt gives."""

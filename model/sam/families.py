@@ -9,7 +9,7 @@
   original size.
 - SAM 3 tracker: as SAM 2.1 at 1008x1008 with mean = std = 0.5; its logits are 288x288.
 - Video frames of SAM 2.1: the reference video predictor reads frames with PIL's default resize
-  (bicubic, into uint8) instead; so do we (`preprocess_frame`).
+  (bicubic, into uint8) instead; so do we (`preprocess(..., frame=True)`).
 
 Prompt coordinates follow the resize: (x, y) are scaled by the resized width/W and height/H.
 """
@@ -44,19 +44,6 @@ class Family:
     std: tuple[float, float, float]
     pil_bicubic_frames: bool = False  # video frames resized as PIL's default resize does
 
-    def preprocess_frame(self, image: np.ndarray, size: int, device: str) -> Any:
-        """A video frame -> 1x3xSxS tensor, as the family's reference video predictor prepares it."""
-        if not self.pil_bicubic_frames:
-            return self.preprocess(image, size, device)
-        import torch
-
-        array = image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
-        tensor = torch.from_numpy(array).to(device).permute(2, 0, 1)[None].float()
-        tensor = pil_like_resize(tensor, (size, size), "bicubic") / 255.0
-        mean = torch.tensor(self.mean, device=device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=device).view(1, 3, 1, 1)
-        return (tensor - mean) / std
-
     def resized_size(self, image_size: tuple[int, int], size: int) -> tuple[int, int]:
         """(height, width) of the image inside the model's size x size input."""
         height, width = image_size
@@ -71,19 +58,31 @@ class Family:
         resized_h, resized_w = self.resized_size(image_size, size)
         return np.array([resized_w / width, resized_h / height], np.float32)
 
-    def preprocess(self, image: np.ndarray, size: int, device: str) -> Any:
-        """HxWx3 uint8 RGB -> 1x3xSxS float32 tensor ready for the image encoder."""
+    def to_model_space(
+        self, points: np.ndarray, box: np.ndarray | None, image_size: tuple[int, int], size: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Points Nx2 and box xyxy in image pixels, clipped to the image -> model-input pixels
+        (points Nx2 float32, box as its two corners 2x2 float32 or None)."""
+        height, width = image_size
+        scale = self.coordinate_scale(image_size, size)
+        model_points = (np.clip(points, 0, [width, height]) * scale).astype(np.float32)
+        if box is None:
+            return model_points, None
+        return model_points, (np.clip(box.reshape(2, 2), 0, [width, height]) * scale).astype(np.float32)
+
+    def preprocess(self, image: np.ndarray, size: int, device: str, frame: bool = False) -> Any:
+        """HxWx3 uint8 RGB -> 1x3xSxS float32 tensor ready for the image encoder; `frame`: a video
+        frame, prepared as the family's reference video predictor does."""
         import torch
         import torch.nn.functional as F
 
         array = image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
         tensor = torch.from_numpy(array).to(device).permute(2, 0, 1)[None].float()
         resized_h, resized_w = self.resized_size(image.shape[:2], size)
-        if self.longest_side:
-            # The reference resizes a uint8 PIL image (bilinear, antialiased).
-            if (resized_h, resized_w) != image.shape[:2]:
-                tensor = pil_like_resize(tensor, (resized_h, resized_w), "bilinear")
-            tensor = tensor / 255.0
+        if self.longest_side:  # the reference resizes a uint8 PIL image (bilinear, antialiased)
+            tensor = pil_like_resize(tensor, (resized_h, resized_w), "bilinear") / 255.0
+        elif frame and self.pil_bicubic_frames:  # PIL's default resize (bicubic) into uint8
+            tensor = pil_like_resize(tensor, (resized_h, resized_w), "bicubic") / 255.0
         else:
             tensor = F.interpolate(
                 tensor / 255.0, size=(resized_h, resized_w), mode="bilinear", align_corners=False, antialias=True

@@ -101,7 +101,7 @@ class SamVideoSession:
                 f"frame {index} is {image.shape[1]}x{image.shape[0]}, the video's first frame is "
                 f"{self.image_size[1]}x{self.image_size[0]}"
             )
-        return self.engine.family.preprocess_frame(image, self.engine.size, self.engine.device)[0]
+        return self.engine.family.preprocess(image, self.engine.size, self.engine.device, frame=True)[0]
 
     def _ensure_features(self, frame: int) -> None:
         """Put frame's image features in the session's cache, from ONNX Runtime when it is usable."""
@@ -109,9 +109,10 @@ class SamVideoSession:
         if not self._onnx or state.cache.get_vision_features(frame) is not None:
             return
         torch = self._torch
+        pixels = self.pixels(frame)[None]
         try:
             encoder, _ = self.engine.onnx_parts()
-            levels = encoder(self.pixels(frame)[None].cpu().numpy())
+            levels = encoder(pixels.cpu().numpy())
         except EngineError as error:
             self.engine.onnx_failed(error)
             self._onnx = False
@@ -120,7 +121,7 @@ class SamVideoSession:
         feats = [torch.from_numpy(level).flatten(2).permute(2, 0, 1) for level in levels]
         feats[-1] = feats[-1] - no_memory  # the image model adds it for single images
         if self._positions is None:  # the first frame: the video model's own encoder, once
-            own = self.model.get_image_features(self.pixels(frame)[None], return_dict=True)
+            own = self.model.get_image_features(pixels, return_dict=True)
             agree = len(own.fpn_hidden_states) == len(feats) and all(
                 a.shape == b.shape and torch.allclose(a.cpu(), b, rtol=1e-3, atol=1e-3)
                 for a, b in zip(own.fpn_hidden_states, feats, strict=False)
@@ -157,12 +158,10 @@ class SamVideoSession:
 
     def _point_inputs(self, prompt: Prompt) -> dict[str, Any]:
         torch = self._torch
-        height, width = self.image_size
-        scale = self.engine.family.coordinate_scale(self.image_size, self.engine.size)
-        points = np.clip(prompt.points, 0, [width, height]) * scale
+        engine = self.engine
+        points, corners = engine.family.to_model_space(prompt.points, prompt.box, self.image_size, engine.size)
         labels = prompt.labels.astype(np.int32)
-        if prompt.box is not None:
-            corners = np.clip(prompt.box.reshape(2, 2), 0, [width, height]) * scale
+        if corners is not None:
             points = np.concatenate([corners, points])
             labels = np.concatenate([np.array(BOX_LABELS, np.int32), labels])
         return {

@@ -31,6 +31,18 @@ def installed(name: str) -> Path | None:
     return folder if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) else None
 
 
+def install(name: str, write: Callable[[Path], object]) -> Path:
+    """`write` a model folder into a partial folder, then put it in place of model `name`'s
+    (an interrupted import leaves the installed weights as they were)."""
+    target = weights_dir() / name
+    partial = target.with_name(name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    write(partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
 def import_folder(source: Path, name: str) -> Path:
     """Copy a transformers-format folder in as model `name` (checked before anything is copied)."""
     source = Path(source)
@@ -38,13 +50,7 @@ def import_folder(source: Path, name: str) -> Path:
         raise EngineError(f"unknown model '{name}'; known: {', '.join(CATALOG)}")
     if not (source / "config.json").is_file() or not any(source.glob("*.safetensors")):
         raise EngineError(f"{source}: not a transformers-format model folder (needs {FILES})")
-    target = weights_dir() / name
-    partial = target.with_name(name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial)
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    return target
+    return install(name, lambda partial: shutil.copytree(source, partial))
 
 
 # Meta's file names -> our model names.
@@ -84,13 +90,7 @@ def import_checkpoint(path: Path, name: str | None = None) -> Path:
     if found != architecture:
         kinds = {"sam": "SAM (v1)", "sam2": "SAM 2"}
         raise EngineError(f"{path}: is a {kinds[found]} checkpoint, not {name}")
-    target = weights_dir() / name
-    partial = target.with_name(name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    return target
+    return install(name, model.save_pretrained)
 
 
 def download(name: str, progress: Progress | None = None, cancel: threading.Event | None = None) -> Path:

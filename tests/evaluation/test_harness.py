@@ -143,14 +143,12 @@ def test_bench_cli_runs_on_generated_inputs(tmp_path: Path, capsys) -> None:  # 
 def test_eval_video_cli_with_a_tiny_sam2_on_the_shared_videos(shared_data: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("torch")
     from tiny_sam import tiny_sam2
+    from videos import link_first
 
     weights = tiny_sam2(tmp_path / "tiny")
     for sequence in sorted((shared_data / "videos").iterdir()):
         for part in ("frames", "masks"):
-            folder = tmp_path / "data" / "videos" / sequence.name / part
-            folder.mkdir(parents=True)
-            for path in sorted((sequence / part).iterdir())[:5]:
-                (folder / path.name).symlink_to(path)
+            link_first(sequence / part, tmp_path / "data" / "videos" / sequence.name / part, 5)
     out = tmp_path / "video.json"
     args = ["eval", "video", "--data", str(tmp_path / "data"), "--engine", "sam2.1-tiny", "--device", "cpu"]
     assert main([*args, "--weights", str(weights), "--json", str(out)]) == 0

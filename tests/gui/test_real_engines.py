@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from videos import link_first
 
 from annotator.bridge import EngineBridge
 from annotator.document import AddObject, Mask
@@ -46,10 +47,7 @@ def test_classic_engine_click_in_the_gui(qtbot, classic_window, tmp_path: Path, 
 def test_classic_propagation_through_the_gui(qtbot, classic_window, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
     window = classic_window
     sequence = sorted((shared_data / "videos").iterdir())[0]
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for path in sorted((sequence / "frames").iterdir())[:20]:
-        (frames / path.name).symlink_to(path)
+    frames = link_first(sequence / "frames", tmp_path / "frames", 20)
     window.open_path(frames)
     item = window.project.items[0]
     assert item.kind == "video" and item.frame_count == 20
@@ -75,10 +73,7 @@ def test_tiny_sam2_video_propagation_through_the_gui(qtbot, tmp_path: Path, shar
     window.show()
     qtbot.waitUntil(lambda: window.bridge.engine is not None, timeout=60000)
     sequence = sorted((shared_data / "videos").iterdir())[-1]
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for path in sorted((sequence / "frames").iterdir())[:8]:
-        (frames / path.name).symlink_to(path)
+    frames = link_first(sequence / "frames", tmp_path / "frames", 8)
     window.open_path(frames)
     item = window.project.items[0]
     first = np.array(Image.open(sorted((sequence / "masks").iterdir())[0])) > 0

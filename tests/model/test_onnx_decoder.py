@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tiny_sam import tiny_hiera
 
 from model.sam.onnx_decoder import OnnxDecoder, OnnxEncoder, OnnxError
 
@@ -22,24 +23,14 @@ def tiny_model() -> Any:
     """A small Sam2Model; PyTorch's default init so the logits are far from 0 (HF's init gives ~1e-4)."""
     from transformers import Sam2Config, Sam2Model
     from transformers.models.sam2.configuration_sam2 import (
-        Sam2HieraDetConfig,
         Sam2MaskDecoderConfig,
         Sam2PromptEncoderConfig,
         Sam2VisionConfig,
     )
 
     torch.manual_seed(0)
-    backbone = Sam2HieraDetConfig(
-        hidden_size=32,
-        image_size=[256, 256],
-        blocks_per_stage=[1, 2, 2, 1],
-        embed_dim_per_stage=[32, 64, 128, 256],
-        num_attention_heads_per_stage=[1, 1, 2, 2],
-        window_size_per_stage=[8, 4, 8, 4],
-        global_attention_blocks=[4],
-    )
     vision = Sam2VisionConfig(
-        backbone_config=backbone,
+        backbone_config=tiny_hiera(),
         fpn_hidden_size=64,
         backbone_channel_list=[256, 128, 64, 32],
         backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]],
