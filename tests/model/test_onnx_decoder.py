@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 from tiny_sam import tiny_hiera
 
@@ -152,6 +154,26 @@ def test_encoder_matches_torch(model: Any, tmp_path: Path) -> None:
     for g, e in zip(got, expected, strict=True):
         assert np.abs(g - e.numpy()).max() < 1e-3
     assert OnnxEncoder(model, tmp_path).session() is not None and encoder.exports == 1
+    ops = Counter(node.op_type for node in onnx.load(str(encoder.path)).graph.node)
+    blocks = sum(model.config.vision_config.backbone_config.blocks_per_stage)
+    assert ops["MultiHeadAttention"] == blocks and "Softmax" not in ops  # fused attention in every block
+
+
+def test_fused_attention_leaves_the_model_as_it_was(model: Any, tmp_path: Path) -> None:
+    from model.sam.onnx_attention import fused_attention
+
+    implementations = {id(m): m.config._attn_implementation for m in model.modules() if hasattr(m, "config")}
+    pixels = torch.randn(1, 3, 256, 256)
+    with torch.no_grad():
+        expected = model.get_image_embeddings(pixels)
+        with fused_attention(model) as opsets:
+            assert opsets == {"com.microsoft": 1}
+            inside = model.get_image_embeddings(pixels)  # the same arithmetic while traced
+        assert {id(m): m.config._attn_implementation for m in model.modules() if hasattr(m, "config")} == (
+            implementations
+        )
+    for a, b in zip(inside, expected, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_dynamo_exporter_gives_the_same_graph(model: Any, features: list[Any], tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ through the registry like real weights; pre/post-processing checked against plai
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,18 @@ def test_onnx_runtime_gives_what_torch_gives(name: str, folders: dict[str, Path]
         assert a.logits.shape == b.logits.shape and a.masks.shape == b.masks.shape
         assert np.allclose(a.logits, b.logits, atol=1e-4) and np.allclose(a.scores, b.scores, atol=1e-4)
     assert onnx.warnings == []
+    ops = graph_ops(onnx.onnx_parts()[0].path)
+    if name == "sam-vit-b":  # its vision attention adds relative positions: plain ops
+        assert ops["Softmax"] > 0
+    else:  # every attention of the image encoder is onnxruntime's fused one, no score matrix left
+        assert ops["MultiHeadAttention"] > 0 and "Softmax" not in ops
+
+
+def graph_ops(path: Path) -> Counter[str]:
+    """How many nodes of each type the ONNX graph at `path` has."""
+    import onnx
+
+    return Counter(node.op_type for node in onnx.load(str(path)).graph.node)
 
 
 def test_a_failing_onnx_export_falls_back_to_torch_with_a_warning(
