@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_gui.py --engine classic
 	$(PY) benchmarks/bench_video.py --frames 3000
 	# SAM 2.1 tiny architecture with seeded random weights: the real compute, no download needed
-	$(PY) -m annotator bench --engine sam2.1-tiny --weights random --device cpu --clicks 40 --frames 8
+	$(PY) -m annotator bench --engine sam2.1-tiny --weights random --device cpu --clicks 40 --frames 16
 	$(PY) benchmarks/bench_decoder.py
 
 # Parity with Meta's reference packages (segment-anything, sam2): not part of CI. Its own venv,

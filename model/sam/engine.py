@@ -300,6 +300,10 @@ class SamEngine:
             if self._video_loader is None:
                 raise EngineError(f"{self.model_id}: no video model for this engine")
             self._video_model = move(self._video_loader(), self.device)
+            if self.runtime.startswith("onnx"):  # the memory attention's large attentions on onnxruntime
+                from model.sam.onnx_attention import use_fused_attention
+
+                use_fused_attention(self._video_model)
         return self._video_model
 
     def open_video(self, frames: FrameSource) -> VideoSession:

@@ -252,33 +252,36 @@ def export_decoder(model: Any, folder: Path, multimask: bool, key: str | None = 
     return path
 
 
-def _session(path: Path, threads: int | None) -> Any:
+def session_for(graph: Path | bytes, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session for a graph file (or serialised graph), set up for this app."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or cpu_count()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # No busy-waiting after a run: it would take the cores from the GUI thread (and is not faster).
+    # No busy-waiting: it would take the cores from the GUI thread (measured: not faster in the app,
+    # where torch's and OpenCV's pools share the two cores).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # The memory pattern re-plans (and page-faults in) a second set of buffers on the second run:
     # without it the encoder's first runs are faster and it keeps 0.4 GB less; steady runs are alike.
     options.enable_mem_pattern = False
     options.log_severity_level = 3  # the encoder graph's lenient shape merges are logged as warnings
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = graph if isinstance(graph, bytes) else str(graph)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def load_or_export(path: Path, export: Callable[[], Path], threads: int | None = None) -> Any:
     """An InferenceSession for `path`, exporting first if missing; a broken file is re-exported once."""
     if path.is_file():
         try:
-            return _session(path, threads)
+            return session_for(path, threads)
         except Exception as error:  # onnxruntime raises its own exception types
             log.warning("cached ONNX graph %s is unreadable (%s); exporting it again", path.name, error)
             path.unlink(missing_ok=True)
     export()
     try:
-        return _session(path, threads)
+        return session_for(path, threads)
     except Exception as error:
         raise OnnxError(f"onnxruntime cannot load {path.name}: {error}") from error
 

@@ -137,7 +137,9 @@ def test_bench_cli_runs_on_generated_inputs(tmp_path: Path, capsys) -> None:  # 
     figures = json.loads(out.read_text())
     assert figures["image_size"] == [1080, 1920] and figures["clicks"] == 3
     assert figures["click_ms_p50"] > 0 and figures["propagate_ms_per_frame"] > 0
-    assert "click -> mask p50" in capsys.readouterr().out
+    assert figures["propagate_ms_second_half"] > 0
+    out = capsys.readouterr().out
+    assert "click -> mask p50" in out and "propagation, second half" in out
 
 
 def test_eval_video_cli_with_a_tiny_sam2_on_the_shared_videos(shared_data: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
