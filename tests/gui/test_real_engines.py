@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from videos import link_first
 
 from annotator.bridge import EngineBridge
@@ -175,4 +176,42 @@ def test_out_of_memory_on_the_gpu_shows_a_warning_and_the_work_goes_on(  # type:
     assert "CPU" in window.model_panel.state.text() and window.bridge.engine.device == "cpu"
     window.session.add_point(200, 150, True)
     qtbot.waitUntil(lambda: window.layers.rowCount() == 1, timeout=60000)
+    window.close()
+
+
+def test_model_panel_loads_the_chosen_runtime_and_precision(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tiny_sam import tiny_sam2
+
+    from model import registry
+
+    weights = tiny_sam2(tmp_path / "tiny")
+    asked: list[dict] = []
+
+    def factory(name: str, **options):  # type: ignore[no-untyped-def]
+        asked.append(options)
+        return registry.create(name, **{"weights": str(weights), "device": "cpu", **options})
+
+    window = MainWindow(engine_name="classic", bridge=EngineBridge(factory=factory))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.bridge.engine is not None, timeout=30000)
+    panel = window.model_panel
+    assert not panel.runtime_box.isEnabled() and panel.options() == {}  # the classic engine has neither
+    panel.engine_box.setCurrentText("sam2.1-tiny")
+    assert panel.runtime_box.isEnabled() and panel.precision_box.isEnabled()
+    panel.device_box.setCurrentText("cpu")
+    panel.runtime_box.setCurrentIndex(panel.runtime_box.findData("onnx-int8"))
+    panel.precision_box.setCurrentText("fp32")
+    qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "ready: sam2.1-tiny" in panel.state.text(), timeout=120000)
+    assert asked[-1] == {"device": "cpu", "runtime": "onnx-int8", "precision": "fp32"}
+    assert window.bridge.engine.runtime == "onnx-int8" and panel.state.text().endswith("onnx-int8")
+    import torch
+
+    if not torch.cuda.is_available():  # asking for a device that is not there: said in the panel
+        panel.runtime_box.setCurrentIndex(panel.runtime_box.findData("torch"))
+        panel.device_box.setCurrentText("cuda")
+        qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "could not load" in panel.state.text(), timeout=60000)
+        assert "cuda" in panel.state.text().lower() and window.bridge.engine.runtime == "onnx-int8"
     window.close()
