@@ -45,13 +45,14 @@ bench: $(STAMP)
 
 # Parity with Meta's reference packages (segment-anything, sam2): not part of CI. Its own venv,
 # since the reference packages need torchvision (a CUDA build by default) and sam2 builds from source.
-$(PARITY_VENV)/.installed: pyproject.toml
+$(PARITY_VENV)/.installed: pyproject.toml Makefile
 	test -x $(PARITY_VENV)/bin/python || $(PYTHON) -m venv $(PARITY_VENV)
 	$(PARITY_VENV)/bin/pip install -q --upgrade pip
 	$(PARITY_VENV)/bin/pip install -q torch==2.14.1 torchvision==0.29.1
-	# platformdirs, OpenCV: imported by our package (installed --no-deps); hypothesis: by tests/conftest.py
+	# platformdirs, OpenCV, onnx(runtime): imported by our package (installed --no-deps); hypothesis: by
+	# tests/conftest.py. With onnxruntime our CPU default (ONNX encoder and decoder) is what is compared.
 	$(PARITY_VENV)/bin/pip install -q segment-anything "transformers>=5" safetensors numpy pytest pillow \
-		platformdirs opencv-python-headless hypothesis
+		platformdirs "opencv-python-headless<5" hypothesis onnxruntime onnx
 	SAM2_BUILD_CUDA=0 $(PARITY_VENV)/bin/pip install -q --no-build-isolation sam2==1.1.0
 	$(PARITY_VENV)/bin/pip install -q --no-deps -e .
 	touch $@

@@ -123,11 +123,20 @@ def test_sam1_image_features(sam1: tuple[Any, SamEngine], image: np.ndarray, fig
     assert error <= MAX_EMBEDDING_ERROR
 
 
-def test_sam1_masks(sam1: tuple[Any, SamEngine], image: np.ndarray, figures: list[str]) -> None:
+def with_runtime(engine: SamEngine, runtime: str) -> SamEngine:
+    """The same model in an engine with the given runtime ('torch', or 'onnx': the CPU default)."""
+    other = SamEngine(engine.family, engine.model, f"{engine.model_id}-{runtime}", "cpu", "fp32", runtime=runtime)
+    assert other.runtime == runtime
+    return other
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_sam1_masks(sam1: tuple[Any, SamEngine], image: np.ndarray, runtime: str, figures: list[str]) -> None:
     """Our SAM engine on the converted checkpoint vs SamPredictor, from the same image and prompts."""
     from segment_anything import SamPredictor
 
     reference, engine = sam1
+    engine = with_runtime(engine, runtime)
     predictor = SamPredictor(reference)
     predictor.set_image(image)
 
@@ -140,7 +149,7 @@ def test_sam1_masks(sam1: tuple[Any, SamEngine], image: np.ndarray, figures: lis
                 multimask_output=multimask,
             )
 
-    compare("sam-vit-b", engine, image, predict, figures)
+    compare(f"sam-vit-b ({runtime})", engine, image, predict, figures)
 
 
 # -- SAM 2.1 Hiera tiny
@@ -180,11 +189,13 @@ def test_sam2_image_features(sam2: tuple[Any, SamEngine], image: np.ndarray, fig
     assert max(errors) <= MAX_EMBEDDING_ERROR
 
 
-def test_sam2_masks(sam2: tuple[Any, SamEngine], image: np.ndarray, figures: list[str]) -> None:
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_sam2_masks(sam2: tuple[Any, SamEngine], image: np.ndarray, runtime: str, figures: list[str]) -> None:
     """Our SAM 2 engine on the converted checkpoint vs SAM2ImagePredictor, from the same image and prompts."""
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 
     reference, engine = sam2
+    engine = with_runtime(engine, runtime)
     predictor = SAM2ImagePredictor(reference)
     predictor.set_image(image)
 
@@ -198,18 +209,18 @@ def test_sam2_masks(sam2: tuple[Any, SamEngine], image: np.ndarray, figures: lis
             )
         return masks.astype(bool), scores, logits
 
-    compare("sam2.1-tiny", engine, image, predict, figures)
+    compare(f"sam2.1-tiny ({runtime})", engine, image, predict, figures)
 
 
 # -- SAM 2.1 Hiera tiny, video
 
 
-def test_sam2_video(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, figures: list[str]) -> None:
-    """Our streaming session on the converted checkpoint vs SAM2VideoPredictor: a first-frame mask,
-    propagated forward through the first frames of a real video."""
+@pytest.fixture(scope="module")
+def sam2_video(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tuple[Path, np.ndarray, Path, dict]:
+    """(frame folder, first-frame mask, converted checkpoint, reference masks per frame):
+    SAM2VideoPredictor with random weights (seed 0) propagating a first-frame mask through the
+    first frames of a real video."""
     from sam2.build_sam import build_sam2_video_predictor
-
-    from model.frames import FolderFrames
 
     sequence = sorted((shared_data / "videos").iterdir())[0]
     folder = tmp_path_factory.mktemp("frames")
@@ -225,7 +236,16 @@ def test_sam2_video(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
         state = predictor.init_state(video_path=str(folder))
         predictor.add_new_mask(state, frame_idx=0, obj_id=1, mask=first)
         reference = {f: (logits[0, 0] > 0).numpy() for f, _, logits in predictor.propagate_in_video(state)}
+    return folder, first, path, reference
 
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_sam2_video(sam2_video: tuple[Path, np.ndarray, Path, dict], runtime: str, figures: list[str]) -> None:
+    """Our streaming session on the converted checkpoint vs SAM2VideoPredictor, with torch alone and
+    with the CPU default (frames through the ONNX encoder, memory attention on onnxruntime's kernel)."""
+    from model.frames import FolderFrames
+
+    folder, first, path, reference = sam2_video
     engine = SamEngine(
         FAMILIES["sam2"],
         load_meta_checkpoint(path),
@@ -233,16 +253,18 @@ def test_sam2_video(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
         device="cpu",
         precision="fp32",
         video_loader=lambda: load_meta_checkpoint(path, video=True),
-        runtime="torch",
+        runtime=runtime,
     )
+    assert engine.runtime == runtime
     session = engine.open_video(FolderFrames(folder))
     session.add_prompt(0, 1, Prompt(mask=first))
     ours = {f: masks[1] for f, masks in session.propagate(0)}
     assert sorted(ours) == sorted(reference)
+    assert session._onnx == (runtime == "onnx")  # the ONNX frame features passed their check
     for frame in sorted(ours):
         agreement = float((ours[frame] == reference[frame]).mean())
         figures.append(
-            f"sam2.1-tiny video frame {frame}: pixels agree {agreement * 100:.4f}%, "
+            f"sam2.1-tiny video ({runtime}) frame {frame}: pixels agree {agreement * 100:.4f}%, "
             f"foreground share ours {ours[frame].mean():.3f}, reference {reference[frame].mean():.3f}"
         )
         assert agreement >= MIN_AGREEMENT, f"frame {frame}: {agreement:.5f} of pixels agree"
