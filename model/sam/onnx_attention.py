@@ -1,4 +1,4 @@
-"""Fused attention for the ONNX exports: onnxruntime's MultiHeadAttention instead of MatMul/Softmax/MatMul.
+"""onnxruntime's fused MultiHeadAttention for SAM attention, in the ONNX exports and at run time.
 
 Exported as plain ONNX ops, every attention of the SAM image encoders materialises its score
 matrix (for SAM 2.1's global blocks 4 heads x 4096 x 4096 floats, 256 MB) and moves q, k and v

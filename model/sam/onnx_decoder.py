@@ -37,7 +37,7 @@ from model.errors import EngineError
 log = logging.getLogger(__name__)
 
 OPSET = 17
-FORMAT = 2  # bump when the graphs' inputs or outputs change, so old cached files are not reused
+FORMAT = 2  # bump when the exported graphs change (2: fused attention), so old cached files are not reused
 
 
 class OnnxError(EngineError):
