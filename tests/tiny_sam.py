@@ -7,6 +7,7 @@ Video configs keep memory channels at 64 and hidden sizes at 128 (smaller ones b
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 MEMORY = {
@@ -123,3 +124,10 @@ def tiny_sam(folder: Path, seed: int = 0) -> Path:
     )
     SamModel(config).save_pretrained(folder)
     return folder
+
+
+def graph_ops(path: Path) -> Counter[str]:
+    """How many nodes of each type the ONNX graph at `path` has."""
+    import onnx
+
+    return Counter(node.op_type for node in onnx.load(str(path)).graph.node)

@@ -195,10 +195,11 @@ def _export(
                 dims = {axis: torch.export.Dim(axis, min=1) for spec in axes.values() for axis in spec.values()}
                 shapes = {name: {i: dims[axis] for i, axis in axes.get(name, {}).items()} or None for name in names}
                 options |= {"dynamic_shapes": shapes, "verbose": False, "external_data": False}
-                torch.onnx.export(module, args, str(target), input_names=names, output_names=outputs, **options)
-                return
-            with fused_attention(module) if fused else contextlib.nullcontext({}) as opsets:
-                options |= {"dynamic_axes": axes, "custom_opsets": opsets}
+            else:
+                options |= {"dynamic_axes": axes}
+            with fused_attention(module) if fused and not dynamo else contextlib.nullcontext({}) as opsets:
+                if opsets:
+                    options["custom_opsets"] = opsets
                 torch.onnx.export(module, args, str(target), input_names=names, output_names=outputs, **options)
 
     errors = []

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
-from tiny_sam import tiny_hiera
+from tiny_sam import graph_ops, tiny_hiera
 
 from model.sam.onnx_decoder import OnnxDecoder, OnnxEncoder, OnnxError
 
@@ -154,7 +152,7 @@ def test_encoder_matches_torch(model: Any, tmp_path: Path) -> None:
     for g, e in zip(got, expected, strict=True):
         assert np.abs(g - e.numpy()).max() < 1e-3
     assert OnnxEncoder(model, tmp_path).session() is not None and encoder.exports == 1
-    ops = Counter(node.op_type for node in onnx.load(str(encoder.path)).graph.node)
+    ops = graph_ops(encoder.path)
     blocks = sum(model.config.vision_config.backbone_config.blocks_per_stage)
     assert ops["MultiHeadAttention"] == blocks and "Softmax" not in ops  # fused attention in every block
 
@@ -162,16 +160,17 @@ def test_encoder_matches_torch(model: Any, tmp_path: Path) -> None:
 def test_fused_attention_leaves_the_model_as_it_was(model: Any, tmp_path: Path) -> None:
     from model.sam.onnx_attention import fused_attention
 
-    implementations = {id(m): m.config._attn_implementation for m in model.modules() if hasattr(m, "config")}
+    def implementations() -> dict[int, str]:
+        return {id(m): m.config._attn_implementation for m in model.modules() if hasattr(m, "config")}
+
+    before = implementations()
     pixels = torch.randn(1, 3, 256, 256)
     with torch.no_grad():
         expected = model.get_image_embeddings(pixels)
         with fused_attention(model) as opsets:
             assert opsets == {"com.microsoft": 1}
             inside = model.get_image_embeddings(pixels)  # the same arithmetic while traced
-        assert {id(m): m.config._attn_implementation for m in model.modules() if hasattr(m, "config")} == (
-            implementations
-        )
+        assert implementations() == before
     for a, b in zip(inside, expected, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 

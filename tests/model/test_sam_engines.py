@@ -3,12 +3,11 @@ through the registry like real weights; pre/post-processing checked against plai
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_sam import tiny_sam, tiny_sam2, tiny_sam3
+from tiny_sam import graph_ops, tiny_sam, tiny_sam2, tiny_sam3
 
 from model import registry
 from model.errors import EngineError, WeightsUnavailable
@@ -196,13 +195,6 @@ def test_onnx_runtime_gives_what_torch_gives(name: str, folders: dict[str, Path]
         assert ops["Softmax"] > 0
     else:  # every attention of the image encoder is onnxruntime's fused one, no score matrix left
         assert ops["MultiHeadAttention"] > 0 and "Softmax" not in ops
-
-
-def graph_ops(path: Path) -> Counter[str]:
-    """How many nodes of each type the ONNX graph at `path` has."""
-    import onnx
-
-    return Counter(node.op_type for node in onnx.load(str(path)).graph.node)
 
 
 def test_a_failing_onnx_export_falls_back_to_torch_with_a_warning(
