@@ -7,8 +7,11 @@ PARITY_VENV ?= .venv-parity
 # The labelme package reads our labelme exports in the tests; it needs PyQt5, so it lives in its
 # own venv. Without it (no registry) those tests are skipped, never failed.
 LABELME_VENV ?= .venv-labelme
+# wheel-smoke: the built wheel, installed (not editable) into this venv, deleted and made anew each time.
+WHEEL_VENV ?= .venv-wheel
+WHEEL_DIR ?= dist/wheel
 
-.PHONY: setup run test lint bench parity clean
+.PHONY: setup run test lint bench parity clean package wheel-smoke
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +36,28 @@ $(LABELME_VENV)/.installed:
 
 test: lint $(LABELME_VENV)/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# The one-folder app dist/annotator/annotator (packaging/annotator.spec). Small by default (classic
+# engine only); ANNOTATOR_BUNDLE_TORCH=1 bundles torch, transformers and ONNX Runtime for the SAM engines.
+package: $(STAMP)
+	$(PY) -m pip install -q "pyinstaller>=6.10"
+	$(VENV)/bin/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/annotator.spec
+	QT_QPA_PLATFORM=offscreen dist/annotator/annotator --version
+
+# Build the wheel, install it into a clean venv and run it from outside the source tree, so that a
+# missing package-data file or import fails: `annotator --version` and an offscreen window smoke test.
+wheel-smoke: $(STAMP)
+	$(PY) packaging/render_icon.py --check
+	rm -rf $(WHEEL_DIR) build/lib build/bdist.* $(WHEEL_VENV)
+	$(PY) -m pip wheel -q --no-deps . -w $(WHEEL_DIR)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q --upgrade pip
+	# The pinned CPU torch first, as in setup.
+	$(WHEEL_VENV)/bin/pip install -q torch==2.13.0
+	$(WHEEL_VENV)/bin/pip install -q $(WHEEL_DIR)/annotator-*.whl
+	set -e; smoke_dir=$$(mktemp -d); trap 'rm -rf "$$smoke_dir"' EXIT; cd "$$smoke_dir"; \
+		$(abspath $(WHEEL_VENV))/bin/annotator --version; \
+		QT_QPA_PLATFORM=offscreen $(abspath $(WHEEL_VENV))/bin/python $(CURDIR)/packaging/smoke.py --installed
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_project_open.py
@@ -61,4 +86,4 @@ parity: $(PARITY_VENV)/.installed
 	$(PARITY_VENV)/bin/python -m pytest -p no:cacheprovider tests/parity $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) $(WHEEL_VENV) .pytest_cache .ruff_cache .hypothesis build dist

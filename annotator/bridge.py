@@ -87,6 +87,9 @@ class EngineBridge(QObject):
         self._factory = factory
         self._engine: Engine | None = None
         self._embeddings: OrderedDict[Any, Embedding] = OrderedDict()
+        # What each key was embedded from (an image or a loader), so that a prediction whose
+        # embedding is gone (another engine was loaded, or the LRU dropped it) embeds it again.
+        self._sources: OrderedDict[Any, np.ndarray | Callable[[], np.ndarray]] = OrderedDict()
         self._cache_size = cache_size
         self._cache = EmbeddingCache()
         self._cond = threading.Condition()
@@ -113,6 +116,11 @@ class EngineBridge(QObject):
     ) -> int:
         """Compute (or reuse) the embedding of `image` (or of what a loader returns) under `key`."""
         priority = PRIORITY_PREFETCH if prefetch else PRIORITY_EMBED
+        with self._cond:
+            self._sources[key] = image
+            self._sources.move_to_end(key)
+            while len(self._sources) > 2 * self._cache_size:
+                self._sources.popitem(last=False)
         return self._submit(priority, "embed", {"key": key, "image": image}, coalesce=coalesce)
 
     def predict(self, key: Any, prompt: Prompt, coalesce: str | None = None) -> int:
@@ -195,8 +203,13 @@ class EngineBridge(QObject):
             engine = self._require_engine()
             with self._cond:
                 embedding = self._embeddings.get(payload["key"])
+                source = self._sources.get(payload["key"])
+            if embedding is None and source is not None:
+                self._embed_now(request.id, payload["key"], source)
+                with self._cond:
+                    embedding = self._embeddings.get(payload["key"])
             if embedding is None:
-                raise RuntimeError("the image is not embedded yet; click again once it has loaded")
+                raise RuntimeError("this image was never given to the engine; open it again")
             started = time.perf_counter()
             prediction = engine.predict(embedding, payload["prompt"])
             self.predicted.emit(request.id, payload["key"], prediction, (time.perf_counter() - started) * 1000)
@@ -204,13 +217,14 @@ class EngineBridge(QObject):
             self._serve_job(request)
 
     def _serve_embed(self, request: _Request) -> None:
+        self._embed_now(request.id, request.payload["key"], request.payload["image"])
+
+    def _embed_now(self, request_id: int, key: Any, image: np.ndarray | Callable[[], np.ndarray]) -> None:
         engine = self._require_engine()
-        key = request.payload["key"]
         started = time.perf_counter()
         with self._cond:
             cached = self._embeddings.get(key)
         if cached is None:
-            image = request.payload["image"]
             image = check_image(image() if callable(image) else image)
             content_key = embedding_key(image, engine.model_id)
             cached = self._cache.get(content_key)
@@ -224,7 +238,7 @@ class EngineBridge(QObject):
             self._embeddings.move_to_end(key)
             while len(self._embeddings) > self._cache_size:
                 self._embeddings.popitem(last=False)
-        self.embedded.emit(request.id, key, (time.perf_counter() - started) * 1000)
+        self.embedded.emit(request_id, key, (time.perf_counter() - started) * 1000)
 
     def _serve_job(self, request: _Request) -> None:
         cancel: threading.Event = request.payload["cancel"]

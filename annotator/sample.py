@@ -9,9 +9,12 @@ import numpy as np
 
 from model.paths import cache_dir
 
+SHAPE_CENTRES = ((0.2, 0.3), (0.45, 0.7), (0.7, 0.35), (0.85, 0.75))
 
-def _scene(seed: int, size: tuple[int, int] = (540, 960)) -> np.ndarray:
-    """A calm gradient background with a few distinct, slightly textured shapes."""
+
+def sample_scene(seed: int, size: tuple[int, int] = (540, 960)) -> np.ndarray:
+    """A calm gradient background with four distinct, slightly textured shapes near the points of
+    `SHAPE_CENTRES` (fractions of the width and height, within 30 px)."""
     rng = np.random.default_rng(seed)
     height, width = size
     yy, xx = np.mgrid[:height, :width].astype(np.float32)
@@ -19,7 +22,7 @@ def _scene(seed: int, size: tuple[int, int] = (540, 960)) -> np.ndarray:
     ramp = (xx / width * 0.7 + yy / height * 0.3)[..., None]
     image = low + (high - low) * ramp + rng.normal(0, 4, (height, width, 3))
     image = np.clip(image, 0, 255).astype(np.uint8)
-    cells = [(0.2, 0.3), (0.45, 0.7), (0.7, 0.35), (0.85, 0.75)]
+    cells = SHAPE_CENTRES
     for index, (fx, fy) in enumerate(cells):
         color = tuple(int(c) for c in rng.integers(20, 235, 3))
         center = (int(fx * width + rng.integers(-30, 30)), int(fy * height + rng.integers(-20, 20)))
@@ -40,5 +43,5 @@ def sample_folder() -> Path:
     for index in range(4):
         path = folder / f"sample_v2_{index + 1}.png"
         if not path.exists():
-            cv2.imwrite(str(path), cv2.cvtColor(_scene(index), cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(path), cv2.cvtColor(sample_scene(index), cv2.COLOR_RGB2BGR))
     return folder

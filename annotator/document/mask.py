@@ -90,6 +90,11 @@ class Mask:
         """True when no pixel is inside."""
         return self.crop.size == 0 or not self.crop.any()
 
+    def contains(self, x: int, y: int) -> bool:
+        """True when pixel (x, y) is inside the mask."""
+        x0, y0, x1, y1 = self.bbox
+        return x0 <= x < x1 and y0 <= y < y1 and bool(self.crop[y - y0, x - x0])
+
     def to_array(self) -> np.ndarray:
         """The full HxW bool array."""
         full = np.zeros((self.height, self.width), bool)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsView,
+    QLabel,
 )
 
 from annotator.document.mask import Mask
@@ -52,13 +53,19 @@ class CanvasView(QGraphicsView):
     box_finished = Signal(float, float, float, float)
     hovered = Signal(float, float)
     stroke_finished = Signal(object, bool)  # HxW bool stroke, erase
+    object_picked = Signal(float, float)  # Ctrl+click at x, y: select the object there
     brush_radius_changed = Signal(int)
 
     def __init__(self) -> None:
         super().__init__()
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        # Zoom keeps the image point under the cursor where it is (see `zoom`); the scene reaches far
+        # past the image so that this is possible at every zoom, and panning replaces the scroll bars.
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setMouseTracking(True)
         self.setBackgroundBrush(QColor(40, 40, 40))
@@ -95,6 +102,9 @@ class CanvasView(QGraphicsView):
         self.lasso_item.setZValue(75)
         self.scene().addItem(self.lasso_item)
         self._last_stroke_point: tuple[int, int] | None = None
+        self.busy_label = QLabel("⏳ working…", self.viewport())
+        self.busy_label.setStyleSheet("background: rgba(20, 20, 20, 190); color: white; padding: 4px 8px;")
+        self.busy_label.hide()
 
     def _add_pixmap_layer(self, z: float) -> QGraphicsPixmapItem:
         item = QGraphicsPixmapItem()
@@ -114,7 +124,9 @@ class CanvasView(QGraphicsView):
             return
         self._image_size = image.shape[:2]
         self.image_item.setPixmap(QPixmap.fromImage(rgb_image(image)))
-        self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
+        height, width = image.shape[:2]
+        margin = 4.0 * max(height, width)
+        self.scene().setSceneRect(QRectF(-margin, -margin, width + 2 * margin, height + 2 * margin))
         self.fit()
 
     def replace_image(self, image: np.ndarray) -> None:
@@ -135,11 +147,17 @@ class CanvasView(QGraphicsView):
         if self._image_size[0]:
             self.fitInView(self.image_item, Qt.AspectRatioMode.KeepAspectRatio)
 
-    def zoom(self, factor: float) -> None:
-        """Zoom by `factor` around the cursor, within sane limits."""
+    def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by `factor` (within sane limits), keeping the image point under `anchor` (a viewport
+        position; the centre when None) exactly where it is."""
         current = self.transform().m11()
         factor = max(0.02 / current, min(factor, 64.0 / current))
+        where = anchor if anchor is not None else QPointF(self.viewport().rect().center())
+        fixed = self.mapToScene(where.toPoint()) + (where - QPointF(where.toPoint())) / current
         self.scale(factor, factor)
+        moved = QPointF(self.mapFromScene(fixed)) - where
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(moved.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
 
     def set_overlay(self, object_id: int, mask: Mask | None, color: Color, selected: bool, visible: bool) -> None:
         """Show (or with None remove) the overlay of one object."""
@@ -210,11 +228,14 @@ class CanvasView(QGraphicsView):
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_down):
             self._pan_from = event.position()
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         if not self._image_size[0] or not self._inside(event):
             return
         point = self._image_point(event)
+        if button == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.object_picked.emit(point.x(), point.y())
+            return
         if self.tool in (Tool.BRUSH, Tool.ERASER) and button == Qt.MouseButton.LeftButton:
             self._stroke = np.zeros(self._image_size, bool)
             self._last_stroke_point = None
@@ -261,7 +282,7 @@ class CanvasView(QGraphicsView):
         """Finish a pan, a box or a stroke."""
         if self._pan_from is not None:
             self._pan_from = None
-            self.unsetCursor()
+            self.set_space_pan(self._space_down)
             return
         if self._stroke is not None:
             stroke, self._stroke = self._stroke, None
@@ -284,21 +305,36 @@ class CanvasView(QGraphicsView):
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier and self.tool in (Tool.BRUSH, Tool.ERASER):
             self.set_brush_radius(round(self.brush_radius * (1.15**steps)))
             return
-        self.zoom(1.25**steps)
+        self.zoom(1.25**steps, event.position())
+
+    def set_space_pan(self, down: bool) -> None:
+        """Space held (wherever the keyboard focus is): the left button pans."""
+        self._space_down = down
+        self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if down else self._idle_cursor())
+
+    def _idle_cursor(self) -> Qt.CursorShape:
+        return Qt.CursorShape.BusyCursor if self.busy_label.isVisible() else Qt.CursorShape.ArrowCursor
+
+    def set_busy(self, busy: bool) -> None:
+        """Show (or hide) the busy indicator: a mask or a job the user asked for is still coming."""
+        self.busy_label.setVisible(busy)
+        if busy:
+            self.busy_label.adjustSize()
+            self.busy_label.move(self.viewport().width() - self.busy_label.width() - 8, 8)
+        if not self._space_down and self._pan_from is None:
+            self.viewport().setCursor(self._idle_cursor())
 
     def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         """Space held: pan with the left button."""
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_down = True
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.set_space_pan(True)
             return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         """Release of space ends pan mode."""
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_down = False
-            self.unsetCursor()
+            self.set_space_pan(False)
             return
         super().keyReleaseEvent(event)
 
@@ -307,8 +343,7 @@ class CanvasView(QGraphicsView):
         """Switch the left-button tool."""
         self.tool = tool
         self.cursor_item.setVisible(tool in (Tool.BRUSH, Tool.ERASER))
-        if tool != Tool.POINT:
-            self.set_preview(None)
+        self.set_preview(None)
 
     def set_brush_radius(self, radius: int) -> None:
         """Brush radius in image pixels (1..500), whatever the zoom."""

@@ -82,6 +82,7 @@ class LabelsPanel(QWidget):
         self.list = QListWidget()
         self.list.itemDoubleClicked.connect(self._assign_item)
         buttons = QHBoxLayout()
+        # The buttons' clicked(bool) must not reach the slots' parameters: each slot is called bare.
         for text, slot in (
             ("Add", self.add_label),
             ("Rename", self.rename_selected),
@@ -89,7 +90,7 @@ class LabelsPanel(QWidget):
             ("Delete", self.delete_selected),
         ):
             button = QPushButton(text)
-            button.clicked.connect(slot)
+            button.clicked.connect(lambda _checked=False, run=slot: run())
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -140,10 +141,17 @@ class LabelsPanel(QWidget):
     def add_label(self, name: str | None = None) -> None:
         """Add a label (asks for the name when none is given)."""
         if name is None:
-            name, ok = QInputDialog.getText(self, "Add label", "Name:")
+            name, ok = QInputDialog.getText(self, "Add label", "Name of the new label:")
             if not ok:
                 return
-        self._execute(AddLabel(name))
+        label = self._execute(AddLabel(name))  # the command refuses empty and duplicate names
+        if label is not None:
+            self._highlight(label.id)
+
+    def _highlight(self, label_id: int) -> None:
+        for row in range(self.list.count()):
+            if int(self.list.item(row).data(Qt.ItemDataRole.UserRole)) == label_id:
+                self.list.setCurrentRow(row)
 
     def rename_selected(self) -> None:
         """Rename the highlighted label."""

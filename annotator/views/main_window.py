@@ -10,20 +10,30 @@ from pathlib import Path
 from typing import Any
 
 import qtawesome as qta
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
     QSlider,
+    QTextBrowser,
+    QTextEdit,
     QToolBar,
+    QVBoxLayout,
+    QWidget,
 )
 
 from annotator import __version__
@@ -34,6 +44,7 @@ from annotator.errors import AnnotatorError, ProjectError
 from annotator.io.media import IMAGE_SUFFIXES
 from annotator.settings import get_setting, set_setting
 from annotator.views.actions import ACTIONS, MENUS, help_text
+from annotator.views.banner import MessageBanner
 from annotator.views.canvas import CanvasView, Tool
 from annotator.views.labels_panel import LabelsPanel
 from annotator.views.layer_list import LayerListModel, ObjectIdRole
@@ -44,6 +55,8 @@ from annotator.views.timeline import Timeline
 from annotator.workspace import open_path
 
 log = logging.getLogger(__name__)
+
+TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)  # where Space types a space
 
 
 class MainWindow(QMainWindow):
@@ -56,7 +69,14 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.bridge = bridge or EngineBridge()
         self.canvas = CanvasView()
-        self.setCentralWidget(self.canvas)
+        self.banner = MessageBanner()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
         self.session = AnnotationSession(self.canvas, self.bridge)
         self.navigator = QListWidget()
         self.layers = LayerListModel(self)
@@ -74,6 +94,10 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self.model_panel.load_engine()
+        # Space pans the canvas wherever the keyboard focus is (a focused button would be pressed).
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
 
     # -- construction -----------------------------------------------------------------------------
     def _dock(self, title: str, widget: Any, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -83,8 +107,21 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Space (press and release) over this window goes to the canvas' pan mode unless the
+        keyboard focus is in a text field."""
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(watched, QWidget):
+            key_event: QKeyEvent = event  # type: ignore[assignment]
+            space = key_event.key() == Qt.Key.Key_Space and not key_event.modifiers()
+            if space and watched.window() is self and not isinstance(watched, TEXT_INPUTS):
+                if not key_event.isAutoRepeat():
+                    self.canvas.set_space_pan(kind == QEvent.Type.KeyPress)
+                return True
+        return super().eventFilter(watched, event)
+
     def _build_docks(self) -> None:
-        self._dock("Images", self.navigator, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.items_dock = self._dock("Images", self.navigator, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Objects", self.layer_view, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Labels", self.labels_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -128,17 +165,32 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         self.engine_status = QLabel("engine: starting…")
         self.timing_status = QLabel("")
+        self.label_status = QLabel("")
+        self.label_status.setToolTip("The label that new objects get (pick another in the Labels panel or with 1…9)")
+        self.statusBar().addPermanentWidget(self.label_status)
         self.statusBar().addPermanentWidget(self.timing_status)
         self.statusBar().addPermanentWidget(self.engine_status)
+        self._show_new_label()
+
+    def _show_new_label(self) -> None:
+        label_id = self.session.label_id
+        name = None
+        if self.project is not None and label_id is not None:
+            name = next((lab.name for lab in self.project.labels if lab.id == label_id), None)
+        if name is None:
+            self.session.label_id = None
+        self.label_status.setText(f"new objects: {name}" if name else "new objects: no label")
 
     def _connect(self) -> None:
         self.navigator.currentRowChanged.connect(self._show_row)
         self.layer_view.selectionModel().currentChanged.connect(self._layer_selected)
         self.session.selection_changed.connect(self._sync_layer_selection)
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.session.failed.connect(self.banner.show_message)
+        self.session.item_changed.connect(lambda _item: self.banner.dismiss())
         self.session.timing.connect(lambda what, ms: self.timing_status.setText(f"{what}: {ms:.0f} ms"))
         self.labels_panel.assign_requested.connect(self.assign_label)
-        self.labels_panel.failed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.labels_panel.failed.connect(self.banner.show_message)
         self.labels_panel.list.currentItemChanged.connect(self._label_highlighted)
         self.model_panel.status_changed.connect(self.engine_status.setText)
         self.bridge.busy_changed.connect(self.model_panel.set_busy)
@@ -147,7 +199,7 @@ class MainWindow(QMainWindow):
         self.timeline.cancel_requested.connect(self.propagation.cancel)
         self.propagation.progressed.connect(lambda low, high: self.timeline.set_progress((low, high)))
         self.propagation.finished.connect(self._propagation_finished)
-        self.propagation.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.propagation.message.connect(self.banner.show_message)
 
     # -- opening ----------------------------------------------------------------------------------
     def open_path(self, path: Path) -> bool:
@@ -162,10 +214,14 @@ class MainWindow(QMainWindow):
         except AnnotatorError as error:
             self.show_error(error)
             return False
+        self.banner.dismiss()
         self.set_project(project, first)
         set_setting("last_path", str(Path(path).resolve()))
+        if not project.items:
+            where = Path(path) if Path(path).is_dir() else Path(path).parent
+            self.banner.show_message(f"{where}: no images or videos here. Add some, then open the folder again.")
         for problem in problems:
-            self.statusBar().showMessage(problem, 10000)
+            self.banner.show_message(problem)
         return True
 
     def _open_read_only(self, path: Path) -> bool:
@@ -201,9 +257,16 @@ class MainWindow(QMainWindow):
         self.navigator.clear()
         for item in project.items:
             self.navigator.addItem(self._navigator_entry(item))
+        kinds = {item.kind for item in project.items}
+        self.items_dock.setWindowTitle("Videos" if kinds == {"video"} else "Media" if len(kinds) > 1 else "Images")
         rows = [i for i, item in enumerate(project.items) if item.path == first]
         if project.items:
             self.navigator.setCurrentRow(rows[0] if rows else 0)
+        else:
+            self.session.show_item(None)
+            self.layers.set_item(None)
+            self.timeline_dock.hide()
+        self._show_new_label()
         self._update_undo_actions()
 
     def _on_store_failed(self, message: str) -> None:
@@ -332,8 +395,15 @@ class MainWindow(QMainWindow):
     def merge_objects(self) -> None:
         """Merge the selected objects into the first."""
         ids = self._selected_ids()
-        if len(ids) >= 2:
-            self._execute(MergeObjects(ids[0], tuple(ids[1:])))
+        if len(ids) < 2:
+            self.statusBar().showMessage("merge: select two or more objects in the Objects list (Ctrl+click)", 8000)
+            return
+        assert self.project is not None
+        target = self.project.object(ids[0])
+        before = len(self.project.objects(target.item_id))
+        self._execute(MergeObjects(ids[0], tuple(ids[1:])))
+        if len(self.project.objects(target.item_id)) < before:
+            self.statusBar().showMessage(f"merged {len(ids)} objects into {target.name}", 8000)
 
     def move_object_up(self) -> None:
         """Move the selected object one place up the layer list."""
@@ -405,8 +475,21 @@ class MainWindow(QMainWindow):
             self._execute(UpdateItem(item.id, done=not item.done))
 
     def show_help(self) -> None:
-        """The shortcut overlay."""
-        QMessageBox.information(self, "Keyboard shortcuts", help_text())
+        """The shortcut list, in a scrolling dialog that fits any screen."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        text = QTextBrowser()
+        text.setHtml(help_text())
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.close)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        screen = self.screen().availableGeometry() if self.screen() else None
+        height = min(720, int(screen.height() * 0.8)) if screen else 600
+        dialog.resize(560, height)
+        dialog.show()
+        self._help_dialog = dialog
 
     # -- video ----------------------------------------------------------------------------------
     def show_frame(self, frame: int) -> None:
@@ -457,14 +540,20 @@ class MainWindow(QMainWindow):
             self.assign_label(self.project.labels[number - 1].id)
 
     def assign_label(self, label_id: int) -> None:
-        """Give the selected objects a label (and use it for new objects)."""
+        """Give the selected objects a label (and use it for new objects, as the status bar shows)."""
         self.session.label_id = label_id
-        for object_id in self._selected_ids():
+        self._show_new_label()
+        selected = self._selected_ids()
+        for object_id in selected:
             self._execute(UpdateObject(object_id, label_id=label_id))
+        name = self.project.label(label_id).name if self.project else ""
+        if not selected:
+            self.statusBar().showMessage(f"no object selected: new objects will be labelled {name}", 8000)
 
     def _label_highlighted(self, current: QListWidgetItem | None, _previous: Any) -> None:
         if current is not None:
             self.session.label_id = int(current.data(Qt.ItemDataRole.UserRole))
+            self._show_new_label()
 
     def _selected_ids(self) -> list[int]:
         rows = sorted(index.row() for index in self.layer_view.selectionModel().selectedRows())
@@ -508,13 +597,9 @@ class MainWindow(QMainWindow):
             return None
 
     def show_error(self, error: BaseException) -> None:
-        """Show a domain error without blocking the tests (status bar + non-modal box)."""
+        """Show a domain error in the banner over the canvas, where it stays until the user acts."""
         log.warning("%s", error)
-        self.statusBar().showMessage(str(error), 15000)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Annotator", str(error), parent=self)
-        box.setModal(False)
-        box.show()
-        QTimer.singleShot(15000, box.close)
+        self.banner.show_message(str(error))
         self.last_error = str(error)
 
     # -- settings ---------------------------------------------------------------------------------

@@ -230,7 +230,9 @@ class SamEngine:
         return levels[0] if self.family.longest_side else levels
 
     def model_prompt(self, prompt: Prompt, image_size: tuple[int, int]) -> ModelPrompt | None:
-        """The prompt in model-input pixels; None when it cannot give a mask (no points, empty box)."""
+        """The prompt in model-input pixels; None when it cannot give a mask (no points, empty box).
+        A previous mask (a user's edit) is given to the decoder as its mask input when there are no
+        previous logits."""
         if len(prompt.points) == 0 and prompt.box is None:
             return None
         scaled, corners = self.family.to_model_space(prompt.points, prompt.box, image_size, self.size)
@@ -243,6 +245,8 @@ class SamEngine:
             box = corners.reshape(4)
         if prompt.logits is not None and np.asarray(prompt.logits).shape[-2:] == (self.low_size, self.low_size):
             logits = np.asarray(prompt.logits, np.float32)
+        elif prompt.mask is not None and prompt.mask.shape == tuple(image_size) and prompt.mask.any():
+            logits = self.family.mask_to_logits(prompt.mask, self.size, self.low_size)
         return ModelPrompt(points, labels, box, logits)
 
     def predict(self, embedding: Embedding, prompt: Prompt) -> Prediction:

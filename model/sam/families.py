@@ -70,6 +70,18 @@ class Family:
             return model_points, None
         return model_points, (np.clip(box.reshape(2, 2), 0, [width, height]) * scale).astype(np.float32)
 
+    def mask_to_logits(self, mask: np.ndarray, size: int, low_size: int) -> np.ndarray:
+        """An HxW bool mask (a user's edit) -> 1 x low x low float32 logits in the model's frame, the
+        mask input the decoder refines from (+10 inside, -10 outside, soft along the edge)."""
+        import cv2
+
+        resized_h, resized_w = self.resized_size(mask.shape, size)
+        scaled = cv2.resize(mask.astype(np.float32), (resized_w, resized_h), interpolation=cv2.INTER_AREA)
+        frame = np.zeros((size, size), np.float32)
+        frame[: scaled.shape[0], : scaled.shape[1]] = scaled
+        low = cv2.resize(frame, (low_size, low_size), interpolation=cv2.INTER_AREA)
+        return ((low * 2.0 - 1.0) * 10.0)[None].astype(np.float32)
+
     def preprocess(self, image: np.ndarray, size: int, device: str, frame: bool = False) -> Any:
         """HxWx3 uint8 RGB -> 1x3xSxS float32 tensor ready for the image encoder; `frame`: a video
         frame, prepared as the family's reference video predictor does."""

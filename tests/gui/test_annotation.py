@@ -180,7 +180,7 @@ def test_corrupt_image_shows_an_error_and_the_rest_work(qtbot, window, tmp_path,
     window.open_path(folder)
     names = [window.navigator.item(i).text().strip() for i in range(window.navigator.count())]
     assert names == ["broken.jpg", "grabcut_flower.jpg"]
-    assert "broken.jpg" in window.statusBar().currentMessage()
+    assert "broken.jpg" in window.banner.text()
     window.next_item()
     _wait_ready(qtbot, window)
     _click(window, 200, 150)

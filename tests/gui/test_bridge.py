@@ -45,11 +45,30 @@ def test_errors_become_signals_and_the_thread_keeps_serving(qtbot) -> None:  # t
     bridge.errored.connect(lambda rid, kind, text: errors.append((rid, kind, text)))
     bad = bridge.predict("never embedded", Prompt.from_clicks([(1, 1, True)]))
     qtbot.waitUntil(lambda: bool(errors), timeout=5000)
-    assert errors[0][0] == bad and "not embedded" in errors[0][2]
+    assert errors[0][0] == bad and "never given to the engine" in errors[0][2]
     done: list[int] = []
     bridge.embedded.connect(lambda rid, key, ms: done.append(rid))
     ok = bridge.embed("b", np.zeros((8, 8, 3), np.uint8))
     qtbot.waitUntil(lambda: ok in done, timeout=5000)
+    bridge.stop()
+
+
+def test_a_prediction_after_an_engine_reload_embeds_its_image_again(qtbot) -> None:  # type: ignore[no-untyped-def]
+    engine = DiscEngine()
+    bridge = _bridge(engine)
+    embedded: list[int] = []
+    bridge.embedded.connect(lambda rid, key, ms: embedded.append(rid))
+    first = bridge.embed("image", np.zeros((40, 40, 3), np.uint8))
+    qtbot.waitUntil(lambda: first in embedded, timeout=5000)
+    ready: list[str] = []
+    bridge.engine_ready.connect(lambda name, model, device: ready.append(name))
+    bridge.set_engine("classic")  # the embeddings of the old engine are dropped
+    qtbot.waitUntil(lambda: bool(ready), timeout=5000)
+    results: list[int] = []
+    bridge.predicted.connect(lambda rid, key, prediction, ms: results.append(int(prediction.best_mask.sum())))
+    bridge.predict("image", Prompt.from_clicks([(20, 20, True)]))
+    qtbot.waitUntil(lambda: bool(results), timeout=5000)
+    assert results[0] > 0
     bridge.stop()
 
 

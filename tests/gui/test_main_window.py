@@ -32,5 +32,5 @@ def test_a_file_that_is_not_an_image_is_reported(qtbot, tmp_path: Path) -> None:
     bogus = tmp_path / "notes.txt"
     bogus.write_text("x")
     assert not window.open_path(bogus)
-    assert "not an image" in window.statusBar().currentMessage()
+    assert "not an image" in window.banner.text()
     window.close()

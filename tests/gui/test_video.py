@@ -124,5 +124,5 @@ def test_corrupt_video_is_reported_and_the_app_keeps_running(qtbot, tmp_path) ->
     qtbot.addWidget(window)
     assert window.open_path(folder)
     assert [item.name for item in window.project.items] == ["good.mkv"]
-    assert "broken.mp4" in window.statusBar().currentMessage()
+    assert "broken.mp4" in window.banner.text()
     window.close()

@@ -1,0 +1,107 @@
+"""Journeys on images: labels, clicks after switching engines, brush then click, selection, zoom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from scenario_driver import User, shape_centre, type_and_accept, write_images
+
+from annotator.document import Project
+from annotator.io.media import read_image
+
+pytestmark = pytest.mark.gui
+
+
+def layer_rows(user: User) -> list[str]:
+    """The texts of the Objects list as the person reads them."""
+    model = user.window.layer_view.model()
+    return [model.index(row, 0).data() for row in range(model.rowCount())]
+
+
+def label_rows(user: User) -> list[str]:
+    """The texts of the Labels list."""
+    widget = user.window.labels_panel.list
+    return [widget.item(row).text() for row in range(widget.count())]
+
+
+def saved(path: Path) -> Project:
+    """The project file as another program would read it now."""
+    return Project.open(path)
+
+
+def test_labels_made_with_the_add_button_and_given_with_the_number_keys(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "photos"
+    write_images(folder, 2)
+    user = launch(folder)
+    user.wait_ready()
+    for name in ("cat", "dog"):
+        user.answer_next_dialog(type_and_accept(name))
+        user.press("Add", user.window.labels_panel)
+    user.wait(lambda: len(label_rows(user)) == 2)
+    assert [row.split()[-1] for row in label_rows(user)] == ["cat", "dog"]
+    user.click(*shape_centre(0))
+    user.wait(lambda: len(layer_rows(user)) == 1)
+    user.key(Qt.Key.Key_2, widget=user.canvas_view)
+    user.wait(lambda: "[dog]" in layer_rows(user)[0])
+    project = saved(folder / "annotations.annot")
+    [item] = [i for i in project.items if i.path.endswith("photo_01.png")]
+    [obj] = project.objects(item.id)
+    assert project.label(obj.label_id).name == "dog"
+    project.close()
+
+
+def test_a_click_after_loading_another_engine_in_the_model_panel_makes_a_mask(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "photos"
+    write_images(folder, 1)
+    user = launch(folder)
+    user.wait_ready()
+    user.press("Load", user.window.model_panel)
+    user.wait(lambda: "ready" in user.window.model_panel.state.text())
+    user.click(*shape_centre(1))
+    user.wait(lambda: len(layer_rows(user)) == 1, timeout=15000)
+    assert "not embedded" not in user.status()
+
+
+def test_space_with_a_panel_button_focused_pans_and_presses_nothing(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "photos"
+    write_images(folder, 1)
+    user = launch(folder)
+    user.wait_ready()
+    load = user.button("Load", user.window.model_panel)
+    load.setFocus()
+    presses: list[bool] = []
+    load.clicked.connect(presses.append)
+    user.key(Qt.Key.Key_Space, widget=load)
+    assert presses == []
+    user.click(*shape_centre(0))
+    user.wait(lambda: len(layer_rows(user)) == 1)
+
+
+def test_a_click_after_a_brush_stroke_keeps_the_painted_pixels(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "photos"
+    [photo] = write_images(folder, 1)
+    user = launch(folder)
+    user.wait_ready()
+    x, y = shape_centre(0)
+    user.click(x, y)
+    user.wait(lambda: len(layer_rows(user)) == 1)
+    project = user.window.project
+    [obj] = project.objects(project.items[0].id)
+    # Paint a blob well outside the shape with the brush.
+    user.key(Qt.Key.Key_D, widget=user.canvas_view)
+    painted = [(x + 200.0, y + 150.0), (x + 230.0, y + 150.0)]
+    user.drag(painted)
+    user.wait(lambda: project.mask(obj.id).to_array()[int(y + 150), int(x + 215)])
+    # Back to points: a positive click inside the shape refines the object...
+    user.key(Qt.Key.Key_P, widget=user.canvas_view)
+    user.click(x + 5, y + 5)
+    user.wait_idle()
+    mask = project.mask(obj.id).to_array()
+    # ...and the painted pixels are still there.
+    assert mask[int(y + 150), int(x + 215)], "the click threw the brush edit away"
+    assert mask[int(y), int(x)]
+    assert read_image(photo).shape[:2] == mask.shape
+    assert np.count_nonzero(mask) > 0
