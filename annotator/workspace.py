@@ -46,6 +46,13 @@ def _stored_path(project_file: Path, media: Path) -> str:
         return str(media.resolve())
 
 
+def display_name(project: Project, item_path: str) -> str:
+    """The name to show for an item: its file or folder name (a frame folder opened as such is
+    stored as '.', the project's own folder)."""
+    name = Path(item_path).name
+    return name if name not in ("", ".") else media_path(project, item_path).resolve().name
+
+
 def is_frame_folder(folder: Path) -> bool:
     """True for a folder of numbered frames (00000.jpg, 00001.jpg, …): a video, not an image set."""
     images = list_images(folder)
@@ -96,7 +103,8 @@ def sync_folder(project: Project, folder: Path) -> list[str]:
             width = height = 0
         commands.append(AddItem(_stored_path(project.path, path), "image", width, height))
     if commands:
-        project.execute(Batch(tuple(commands), "Add images"))
+        with project.setting_up():
+            project.execute(Batch(tuple(commands), "Add images"))
         project.history.clear()
     return problems
 
@@ -118,7 +126,8 @@ def open_path(path: Path) -> tuple[Project, str | None, list[str]]:
     else:
         raise AnnotatorError(f"{path}: not an image, a video, a folder or a project ({SUFFIX})")
     project_file = project_path_for_folder(folder)
-    project = Project.open(project_file) if project_file.exists() else Project.create(project_file)
+    # A new project's file is written at the first edit, not for a folder the user only looked at.
+    project = Project.open(project_file) if project_file.exists() else Project.deferred(project_file)
     problems = sync_folder(project, folder)
     chosen = None if first is None else _stored_path(project_file, first)
     return project, chosen, problems

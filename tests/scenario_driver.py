@@ -251,3 +251,38 @@ def overlay_colour_at(user: User, x: float, y: float, image: np.ndarray) -> bool
     """True when the screen at (x, y) differs from the bare image there (an overlay is drawn)."""
     shown = np.array(user.pixel(x, y), float)
     return float(np.abs(shown - image[int(y), int(x)].astype(float)).max()) > 20
+
+
+def write_moving_video(path: Path, frames: int = 12, size: tuple[int, int] = (240, 320)) -> None:
+    """An H.264 clip of a red disc moving right over a generated background, 4 px a frame."""
+    import av
+
+    height, width = size
+    background = sample_scene(7, size)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(frames):
+            frame = background.copy()
+            cv2.circle(frame, (80 + 4 * index, height // 2), 40, (220, 30, 30), -1)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def disc_centre(index: int, size: tuple[int, int] = (240, 320)) -> tuple[float, float]:
+    """(x, y) of the disc of `write_moving_video` on frame `index`."""
+    return 80.0 + 4 * index, size[0] / 2
+
+
+def choose(combo: Any, text: str) -> None:
+    """Pick `text` in a combo box as a person does: open its list, move to the entry, press Enter."""
+    index = combo.findText(text)
+    assert index >= 0, f"{text!r} is not offered"
+    combo.setFocus()
+    combo.showPopup()
+    view = combo.view()
+    view.setCurrentIndex(combo.model().index(index, 0))
+    QTest.keyClick(view, Qt.Key.Key_Return)
+    QApplication.processEvents()

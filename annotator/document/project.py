@@ -8,10 +8,12 @@ project opens at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,8 @@ class Project:
         self._unsaved: list[Change] | None = None
         self._group: list[Change] | None = None
         self._group_description = ""
+        self._deferred_path: Path | None = None
+        self._deferring = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     @classmethod
@@ -68,14 +72,38 @@ class Project:
         return cls(ProjectStore.open(path))
 
     @classmethod
+    def deferred(cls, path: str | os.PathLike[str]) -> Project:
+        """A new project meant for `path`, whose file is written at its first edit (outside
+        `setting_up`): opening a folder only to look at it writes nothing there."""
+        project = cls(None)
+        project._deferred_path = Path(path)
+        return project
+
+    @contextlib.contextmanager
+    def setting_up(self) -> Iterator[None]:
+        """Changes made inside (such as adding a folder's images) do not create a deferred file."""
+        previous, self._deferring = self._deferring, True
+        try:
+            yield
+        finally:
+            self._deferring = previous
+
+    def _materialise(self) -> None:
+        """Write the deferred project to its file (first edit), then keep writing there."""
+        path, self._deferred_path = self._deferred_path, None
+        assert path is not None
+        saved = self.save_as(path)
+        self.store, saved.store = saved.store, None
+
+    @classmethod
     def in_memory(cls) -> Project:
         """A project with no file (for conversions and tests); `save_as` writes it out."""
         return cls(None)
 
     @property
     def path(self) -> Path | None:
-        """The project file, or None for a project in memory."""
-        return None if self.store is None else self.store.path
+        """The project file (for a deferred project, where it will be), or None for one in memory."""
+        return self._deferred_path if self.store is None else self.store.path
 
     def close(self) -> None:
         """Close the store (every edit is already saved)."""
@@ -237,6 +265,8 @@ class Project:
     # -- executing ------------------------------------------------------------------------------
     def execute(self, command: Any) -> Any:
         """Run a command: apply, save in one transaction, record one undo step; returns its result."""
+        if self._deferred_path is not None and not self._deferring:
+            self._materialise()
         applied: list[Change] = []
 
         def apply(change: Change) -> None:

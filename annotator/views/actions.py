@@ -20,6 +20,7 @@ class ActionSpec(NamedTuple):
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_folder", "Open &Folder…", "Ctrl+O", "fa5s.folder-open", "File", "choose_folder"),
     ActionSpec("open_image", "Open &Image…", "Ctrl+Shift+O", "fa5s.image", "File", "choose_image"),
+    ActionSpec("open_video", "Open &Video…", "Ctrl+Alt+V", "fa5s.film", "File", "choose_video"),
     ActionSpec("open_project", "Open &Project…", "Ctrl+Alt+O", "fa5s.database", "File", "choose_project"),
     ActionSpec("save_as", "Save Project &As…", "Ctrl+Shift+S", "fa5s.save", "File", "save_as"),
     ActionSpec("export", "&Export…", "Ctrl+E", "fa5s.file-export", "File", "export_dialog"),
@@ -33,6 +34,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("cycle", "Next &Candidate Mask", "Tab", "fa5s.sync", "Edit", "session.cycle_candidate"),
     ActionSpec("delete_object", "&Delete Object", "Delete", "fa5s.trash", "Edit", "delete_object"),
     ActionSpec("merge_objects", "&Merge Selected Objects", "Ctrl+M", "fa5s.object-group", "Edit", "merge_objects"),
+    ActionSpec("copy_previous", "Copy Objects from &Previous", "Ctrl+Shift+V", "fa5s.clone", "Edit", "copy_previous"),
     ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "session.fill_holes"),
     ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "session.remove_islands"),
     ActionSpec("move_up", "Move Object &Up", "Ctrl+Up", "fa5s.arrow-up", "Edit", "move_object_up"),
@@ -54,10 +56,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_done", "Mark &Done", "Ctrl+D", "fa5s.check-circle", "Navigate", "toggle_done"),
     ActionSpec("next_frame", "Next &Frame", ".", "fa5s.step-forward", "Video", "next_frame"),
     ActionSpec("previous_frame", "Previous F&rame", ",", "fa5s.step-backward", "Video", "previous_frame"),
-    ActionSpec("next_keyframe", "Next &Keyframe", "Ctrl+.", "fa5s.fast-forward", "Video", "timeline.next_keyframe"),
-    ActionSpec(
-        "previous_keyframe", "Previous Keyframe", "Ctrl+,", "fa5s.fast-backward", "Video", "timeline.previous_keyframe"
-    ),
+    ActionSpec("first_frame", "F&irst Frame", "Home", "fa5s.fast-backward", "Video", "timeline.first_frame"),
+    ActionSpec("last_frame", "&Last Frame", "End", "fa5s.fast-forward", "Video", "timeline.last_frame"),
+    ActionSpec("next_keyframe", "Next &Keyframe", "Ctrl+.", "fa5s.key", "Video", "timeline.next_keyframe"),
+    ActionSpec("previous_keyframe", "Previous Keyframe", "Ctrl+,", "fa5s.key", "Video", "timeline.previous_keyframe"),
+    ActionSpec("copy_forward", "Copy Mask to Next &Frames…", "Ctrl+Shift+F", "fa5s.copy", "Video", "copy_mask_forward"),
     ActionSpec("play", "&Play / Pause", "K", "fa5s.play", "Video", "timeline.toggle_play"),
     ActionSpec(
         "propagate_forward", "Propagate &Forward", "Ctrl+Shift+Right", "fa5s.arrow-right", "Video", "propagate_forward"
@@ -80,7 +83,8 @@ def help_text() -> str:
     rows = [f"<tr><td><b>{a.shortcut}</b></td><td>{a.text.replace('&', '')}</td></tr>" for a in ACTIONS if a.shortcut]
     extra = [
         ("Left click", "positive point (Point tool)"),
-        ("Right / Shift click", "negative point"),
+        ("Right / Shift click", "negative point (refines the selected object)"),
+        ("Ctrl + click", "select the object under the pointer (on the background: none)"),
         ("Drag", "box (Box tool), paint (Brush/Eraser), outline (Lasso)"),
         ("Ctrl + wheel", "brush size (Brush/Eraser)"),
         ("Wheel", "zoom at the cursor"),

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListView,
@@ -39,9 +40,10 @@ from PySide6.QtWidgets import (
 from annotator import __version__
 from annotator.bridge import EngineBridge
 from annotator.document import MergeObjects, MoveObject, Project, RemoveObject, UpdateItem, UpdateObject
+from annotator.document.copying import plan_copy_forward, plan_copy_objects
 from annotator.document.store import SUFFIX
 from annotator.errors import AnnotatorError, ProjectError
-from annotator.io.media import IMAGE_SUFFIXES
+from annotator.io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from annotator.settings import get_setting, set_setting
 from annotator.views.actions import ACTIONS, MENUS, help_text
 from annotator.views.banner import MessageBanner
@@ -52,7 +54,7 @@ from annotator.views.model_panel import ModelPanel
 from annotator.views.propagation import PropagationController
 from annotator.views.session import AnnotationSession
 from annotator.views.timeline import Timeline
-from annotator.workspace import open_path
+from annotator.workspace import display_name, open_path
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,10 @@ class MainWindow(QMainWindow):
             if spec.shortcut:
                 action.setShortcut(QKeySequence(spec.shortcut))
             action.setCheckable(spec.checkable)
-            action.triggered.connect(functools.reduce(getattr, spec.slot.split("."), self))
+            # Slots are called bare: triggered(bool) must never reach a parameter (it once set
+            # remove_islands' min_fraction to False).
+            slot = functools.reduce(getattr, spec.slot.split("."), self)
+            action.triggered.connect(lambda _checked=False, run=slot: run())
             menus[spec.menu].addAction(action)
             self.actions[spec.name] = action
             if spec.name.startswith("tool_"):
@@ -199,6 +204,7 @@ class MainWindow(QMainWindow):
         self.timeline.cancel_requested.connect(self.propagation.cancel)
         self.propagation.progressed.connect(lambda low, high: self.timeline.set_progress((low, high)))
         self.propagation.finished.connect(self._propagation_finished)
+        self.propagation.progressed.connect(lambda *_: self.session.set_job_running(self.propagation.running))
         self.propagation.message.connect(self.banner.show_message)
 
     # -- opening ----------------------------------------------------------------------------------
@@ -274,7 +280,7 @@ class MainWindow(QMainWindow):
         self.show_error(AnnotatorError(message))
 
     def _navigator_entry(self, item: Any) -> QListWidgetItem:
-        entry = QListWidgetItem(("✔ " if item.done else "   ") + item.name)
+        entry = QListWidgetItem(self._entry_text(item))
         if item.kind == "video":
             entry.setIcon(qta.icon("fa5s.film"))
             entry.setToolTip(f"video: {item.frame_count} frames, {item.fps:.2f} fps, {item.width}x{item.height}")
@@ -284,7 +290,11 @@ class MainWindow(QMainWindow):
     def _on_row_changed(self, kind: str, before: Any, after: Any) -> None:
         if kind == "item" and self.project is not None:
             row = self.project.items.index(after)
-            self.navigator.item(row).setText(("✔ " if after.done else "   ") + after.name)
+            self.navigator.item(row).setText(self._entry_text(after))
+
+    def _entry_text(self, item: Any) -> str:
+        assert self.project is not None
+        return ("✔ " if item.done else "   ") + display_name(self.project, item.path)
 
     def _show_row(self, row: int) -> None:
         if self.project is None or not 0 <= row < len(self.project.items):
@@ -313,6 +323,15 @@ class MainWindow(QMainWindow):
         """Ask for an image and open it (with its folder)."""
         patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", f"Images ({patterns})")
+        if path:
+            self.open_path(Path(path))
+
+    def choose_video(self) -> None:
+        """Ask for a video file and open it (with the other media of its folder)."""
+        patterns = " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open video", get_setting("last_path", ""), f"Videos ({patterns});;All files (*)"
+        )
         if path:
             self.open_path(Path(path))
 
@@ -468,6 +487,45 @@ class MainWindow(QMainWindow):
         """Go to the previous image."""
         self.navigator.setCurrentRow(max(self.navigator.currentRow() - 1, 0))
 
+    def copy_previous(self) -> None:
+        """Copy the objects of the previous frame (video) or image onto the one on screen (one undo step)."""
+        session = self.session
+        if self.project is None or session.item is None:
+            return
+        if session.item.kind == "video":
+            source = (session.item.id, session.frame - 1)
+            where = f"frame {session.frame - 1}"
+        else:
+            row = self.navigator.currentRow()
+            source = (self.project.items[row - 1].id, 0) if row > 0 else (session.item.id, -1)
+            where = display_name(self.project, self.project.items[row - 1].path) if row > 0 else ""
+        if source[1] < 0:
+            self.statusBar().showMessage("copy: there is no previous image or frame", 8000)
+            return
+        plan = plan_copy_objects(self.project, source, (session.item.id, session.frame))
+        if plan is None:
+            self.statusBar().showMessage(f"copy: nothing new to copy from {where}", 8000)
+            return
+        self._execute(plan)
+        self.statusBar().showMessage(f"copied {len(plan.commands)} objects from {where} (one undo step)", 8000)
+
+    def copy_mask_forward(self) -> None:
+        """Copy the selected object's mask on this frame to the next N frames, as keyframes."""
+        session = self.session
+        if self.project is None or session.item is None or session.item.kind != "video" or session.selected is None:
+            self.statusBar().showMessage("copy forward: select an object on a video frame first", 8000)
+            return
+        count, ok = QInputDialog.getInt(self, "Copy mask forward", "Copy to the next frames:", 10, 1, 100000)
+        if not ok:
+            return
+        plan = plan_copy_forward(self.project, session.selected, session.frame, count)
+        if plan is None:
+            self.statusBar().showMessage("copy forward: no mask here, or the next frames are all keyframes", 8000)
+            return
+        self._execute(plan)
+        self.timeline.reload_tracks()
+        self.statusBar().showMessage(f"copied the mask to {len(plan.commands)} frames (one undo step)", 8000)
+
     def toggle_done(self) -> None:
         """Mark the current image done (or not)."""
         if self.project is not None and self.session.item is not None:
@@ -527,6 +585,7 @@ class MainWindow(QMainWindow):
         self.propagate("both")
 
     def _propagation_finished(self, cancelled: bool, frames: int) -> None:
+        self.session.set_job_running(False)
         self.timeline.set_progress(None)
         self.timeline.reload_tracks()
         state = "stopped" if cancelled else "finished"

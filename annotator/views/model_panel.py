@@ -5,8 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
 
 from annotator.bridge import EngineBridge
 from model import registry
@@ -15,6 +25,10 @@ from model.device import PRECISIONS
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+GATED = (
+    "This model is gated: accept its licence on the model's hub page, then log in with a token "
+    "(`hf auth login`, or set HF_TOKEN) before downloading."
+)
 # (runtime option of the SAM engines, what the picker shows)
 RUNTIMES = (
     ("auto", "auto (ONNX Runtime on the CPU)"),
@@ -81,7 +95,11 @@ class ModelPanel(QWidget):
         self.load_button = QPushButton("Load")
         self.load_button.clicked.connect(self.load_engine)
         self.state = QLabel("not loaded")
-        self.state.setWordWrap(True)
+        self.state.setWordWrap(True)  # on a row of its own, so a long message wraps instead of being cut
+        self.state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.MinimumExpanding)
+        self.state.setMinimumWidth(120)
+        self.loaded = ""  # what answers clicks now (a failed load keeps the previous engine)
         self.download_button = QPushButton("Download weights")
         self.download_button.clicked.connect(self.start_download)
         self.cancel_button = QPushButton("Cancel")
@@ -101,7 +119,7 @@ class ModelPanel(QWidget):
         layout.addRow(self.load_button)
         layout.addRow(row)
         layout.addRow(self.progress)
-        layout.addRow("State", self.state)
+        layout.addRow(self.state)
         bridge.engine_ready.connect(self._on_ready)
         bridge.errored.connect(self._on_error)
         bridge.warned.connect(self._on_warning)
@@ -123,14 +141,21 @@ class ModelPanel(QWidget):
         name = self.engine_box.currentText()
         options = self.options()
         self._loading_id = self.bridge.set_engine(name, **options)
-        self.state.setText(f"loading {name}…")
+        self._say(f"loading {name}…")
         self.status_changed.emit(f"engine: loading {name}…")
 
+    def _say(self, text: str) -> None:
+        self.state.setText(text)
+        self.state.setToolTip(text)
+
     def start_download(self) -> None:
-        """Download the chosen model's weights with progress; Cancel stops it."""
+        """Download the chosen model's weights with progress, after the user confirmed its size and
+        licence; Cancel stops it."""
         name = self.engine_box.currentText()
         if name == "classic":
-            self.state.setText("the classic engine needs no weights")
+            self._say("the classic engine needs no weights")
+            return
+        if not self._confirm_download(name):
             return
         self.download = _Download(name)
         self.download.progressed.connect(self._download_progressed)
@@ -139,8 +164,25 @@ class ModelPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
-        self.state.setText(f"downloading {name}…")
+        self._say(f"downloading {name}…")
         self.download.start()
+
+    def _confirm_download(self, name: str) -> bool:
+        from model.sam.catalog import CATALOG
+
+        entry = CATALOG.get(name)
+        if entry is None:
+            return True
+        size = f"{entry.size_mb / 1000:.1f} GB" if entry.size_mb >= 1000 else f"{entry.size_mb} MB"
+        gated = f"\n\n{GATED}" if entry.gated else ""
+        answer = QMessageBox.question(
+            self,
+            "Download weights",
+            f"Download {entry.description} ({entry.hub_id}): {size}, licence {entry.licence}?{gated}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def cancel_download(self) -> None:
         """Stop the running download."""
@@ -157,10 +199,7 @@ class ModelPanel(QWidget):
         self.progress.setVisible(False)
         name = self.download.name if self.download else ""
         self.download = None
-        if message:
-            self.state.setText(message)
-        else:
-            self.state.setText(f"{name}: weights installed; press Load")
+        self._say(message or f"{name}: weights installed; press Load")
 
     def set_busy(self, busy: bool) -> None:
         """Reflect whether the engine thread is working."""
@@ -170,14 +209,23 @@ class ModelPanel(QWidget):
     def _on_ready(self, name: str, model_id: str, device: str) -> None:
         runtime = getattr(self.bridge.engine, "runtime", None)  # SAM engines: torch, onnx or onnx-int8
         text = f"{name} · {model_id} · {device}" + (f" · {runtime}" if isinstance(runtime, str) else "")
-        self.state.setText(f"ready: {text}")
+        self.loaded = text
+        self._say(f"ready: {text}")
         self.status_changed.emit(f"engine: {text}")
 
     def _on_warning(self, message: str, device: str) -> None:
-        self.state.setText(f"warning: {message}")
+        self._say(f"warning: {message}")
         self.status_changed.emit(f"engine now on {device}: {message}")
 
     def _on_error(self, request_id: int, kind: str, message: str) -> None:
         if kind == "engine":
-            self.state.setText(f"could not load: {message}")
-            self.status_changed.emit("engine: not loaded (see Model panel)")
+            from model.sam.catalog import CATALOG
+
+            entry = CATALOG.get(self.engine_box.currentText())
+            still = f"; still using {self.loaded}" if self.loaded else ""
+            self._say(f"could not load: {message}{still}" + (f". {GATED}" if entry and entry.gated else ""))
+            self.status_changed.emit(
+                f"engine: {self.loaded} (loading failed: see Model panel)"
+                if self.loaded
+                else "engine: not loaded (see Model panel)"
+            )

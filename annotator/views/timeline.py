@@ -103,18 +103,21 @@ class Timeline(QWidget):
         self.label = QLabel("frame 0 / 0")
         buttons = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
+        keyframe_text = {"previous_key": "◀", "next_key": "▶"}
         for name, icon, tip, slot in (
-            ("previous_key", "fa5s.fast-backward", "Previous keyframe", self.previous_keyframe),
-            ("step_back", "fa5s.step-backward", "Previous frame", lambda: self.step(-1)),
-            ("play", "fa5s.play", "Play / pause", self.toggle_play),
-            ("step_forward", "fa5s.step-forward", "Next frame", lambda: self.step(1)),
-            ("next_key", "fa5s.fast-forward", "Next keyframe", self.next_keyframe),
+            ("first", "fa5s.fast-backward", "First frame (Home)", self.first_frame),
+            ("previous_key", "fa5s.key", "Previous keyframe (Ctrl+,)", self.previous_keyframe),
+            ("step_back", "fa5s.step-backward", "Previous frame (,)", lambda: self.step(-1)),
+            ("play", "fa5s.play", "Play / pause (K)", self.toggle_play),
+            ("step_forward", "fa5s.step-forward", "Next frame (.)", lambda: self.step(1)),
+            ("next_key", "fa5s.key", "Next keyframe (Ctrl+.)", self.next_keyframe),
+            ("last", "fa5s.fast-forward", "Last frame (End)", self.last_frame),
             ("prop_back", "fa5s.arrow-left", "Propagate backward", lambda: self.propagate_requested.emit("backward")),
             ("prop_both", "fa5s.arrows-alt-h", "Propagate both ways", lambda: self.propagate_requested.emit("both")),
             ("prop_fwd", "fa5s.arrow-right", "Propagate forward", lambda: self.propagate_requested.emit("forward")),
             ("cancel", "fa5s.stop", "Cancel propagation", self.cancel_requested.emit),
         ):
-            button = QPushButton(qta.icon(icon), "")
+            button = QPushButton(qta.icon(icon), keyframe_text.get(name, ""))
             button.setToolTip(tip)
             button.clicked.connect(slot)
             buttons.addWidget(button)
@@ -188,6 +191,14 @@ class Timeline(QWidget):
         """Ask for the frame `delta` away."""
         target = max(0, min(self.track_view.frame_count - 1, self.track_view.current + delta))
         self.frame_requested.emit(target)
+
+    def first_frame(self) -> None:
+        """Ask for frame 0."""
+        self.frame_requested.emit(0)
+
+    def last_frame(self) -> None:
+        """Ask for the last frame."""
+        self.frame_requested.emit(self.track_view.frame_count - 1)
 
     def toggle_play(self) -> None:
         """Play or pause."""

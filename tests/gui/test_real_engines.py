@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from videos import link_first
 
 from annotator.bridge import EngineBridge
@@ -131,7 +132,11 @@ def test_model_panel_download_offline_and_missing_weights_say_what_to_do(qtbot, 
         panel.load_engine()
     qtbot.waitUntil(lambda: "could not load" in panel.state.text(), timeout=5000)
     assert "sam2.1-large" in panel.state.text() and str(tmp_path / "weights") in panel.state.text()
+    asked: list[str] = []
+    yes = QMessageBox.StandardButton.Yes
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or yes)
     panel.start_download()
+    assert "898 MB" in asked[0] and "Apache-2.0" in asked[0]
     assert panel.cancel_button.isEnabled() and not panel.progress.isHidden()
     qtbot.waitUntil(lambda: panel.download is None, timeout=30000)
     assert "not available" in panel.state.text() and panel.download_button.isEnabled()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QApplication
 from scenario_driver import User
 
 from annotator.app import launch_window
@@ -25,6 +26,7 @@ def launch(qtbot: Any) -> Iterator[Callable[..., User]]:
         qtbot.addWidget(window)
         qtbot.waitExposed(window)
         window.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)  # keys reach it
         windows.append(window)
         return User(qtbot, window)
 
