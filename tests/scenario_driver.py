@@ -159,6 +159,9 @@ class User:
     def key(self, key: Qt.Key, modifiers: Any = None, widget: QWidget | None = None) -> None:
         """Press and release a key where the keyboard focus is (or on `widget`)."""
         target = widget or QApplication.focusWidget() or self.window
+        if target.window() is self.window and QApplication.activeWindow() is not self.window:
+            self.window.activateWindow()  # back from a dialog: the window has the keyboard again
+            self.wait(lambda: QApplication.activeWindow() is self.window, 3000)
         QTest.keyClick(target, key, modifiers or Qt.KeyboardModifier.NoModifier)
         QApplication.processEvents()
 

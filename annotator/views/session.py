@@ -88,6 +88,7 @@ class AnnotationSession(QObject):
         self.selected: int | None = None
         self.label_id: int | None = None
         self._serial = 0
+        self._project_serial = 0
         self.draft: Draft | None = None
         self._pending: dict[int, _Pending] = {}
         self._latest_preview = 0
@@ -120,6 +121,9 @@ class AnnotationSession(QObject):
             self.project.events.row_changed.disconnect(self._on_row_changed)
             self.project.events.rows_removed.disconnect(self._on_rows_removed)
         self.project = project
+        self._project_serial += 1
+        self.embedded_keys.clear()
+        self.failed_keys.clear()
         self.item = None
         self.select(None)
         if project is not None:
@@ -162,9 +166,14 @@ class AnnotationSession(QObject):
         return sum(1 for pending in self._pending.values() if pending.commit)
 
     @property
-    def key(self) -> tuple[int, int] | None:
-        """Embedding key of what is on screen: (item id, frame)."""
-        return None if self.item is None else (self.item.id, self.frame)
+    def key(self) -> tuple[int, int, int] | None:
+        """Embedding key of what is on screen: (project serial, item id, frame). Item ids start at 1
+        in every project, so the serial keeps one project's embeddings from answering another's."""
+        return None if self.item is None else self.key_of(self.item.id, self.frame)
+
+    def key_of(self, item_id: int, frame: int) -> tuple[int, int, int]:
+        """Embedding key of an item's frame in the project shown."""
+        return (self._project_serial, item_id, frame)
 
     def show_item(self, item_id: int | None, prefetch: list[int] | None = None) -> bool:
         """Show an item: read its image, ask for its embedding, draw its masks; False on a bad image."""
@@ -189,10 +198,10 @@ class AnnotationSession(QObject):
             self.failed.emit(str(error))
             return False
         self.canvas.set_image(self.image)
-        self._embed((self.item.id, 0), self.image)
+        self._embed(self.key_of(self.item.id, 0), self.image)
         for other in prefetch or []:
             other_path = media_path(self.project, self.project.item(other).path)
-            self._embed((other, 0), lambda p=other_path: read_image(p), prefetch=True)
+            self._embed(self.key_of(other, 0), lambda p=other_path: read_image(p), prefetch=True)
         self.refresh_overlays()
         return True
 
@@ -207,7 +216,7 @@ class AnnotationSession(QObject):
             return False
         self.frame, self.image = frame, image
         self.canvas.replace_image(image)
-        self._embed((self.item.id, frame), image)
+        self._embed(self.key_of(self.item.id, frame), image)
         self.refresh_overlays()
         self.select(self.selected)
         return True

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 from scenario_driver import User, shape_centre, type_and_accept, write_images
 
 from annotator.document import Project
@@ -105,3 +106,46 @@ def test_a_click_after_a_brush_stroke_keeps_the_painted_pixels(launch, tmp_path:
     assert mask[int(y), int(x)]
     assert read_image(photo).shape[:2] == mask.shape
     assert np.count_nonzero(mask) > 0
+
+
+def test_the_label_new_objects_get_is_always_on_screen(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "photos"
+    write_images(folder, 2)
+    user = launch(folder)
+    user.wait_ready()
+    shown = user.window.label_status
+    assert shown.text() == "new objects: no label"
+    for name in ("cat", "dog"):
+        user.answer_next_dialog(type_and_accept(name))
+        user.press("Add", user.window.labels_panel)
+    user.wait(lambda: len(label_rows(user)) == 2)
+    user.key(Qt.Key.Key_1, widget=user.canvas_view)  # nothing selected: sets the label for new objects
+    assert "new objects will be labelled cat" in user.status(), user.status()
+    assert shown.text() == "new objects: cat"
+    user.key(Qt.Key.Key_Right, widget=user.canvas_view)
+    user.wait_ready()
+    assert shown.text() == "new objects: cat"  # still said on the next image
+    user.click(*shape_centre(1))
+    user.wait(lambda: len(layer_rows(user)) == 1)
+    assert "[cat]" in layer_rows(user)[0]
+
+
+def test_a_click_in_the_next_folder_opened_segments_that_folders_image(launch, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_images(first, 1)
+    write_images(second, 1, size=(240, 320))  # item 1 there too, of another size
+    user = launch(first)
+    user.wait_ready()
+    user.click(*shape_centre(0))
+    user.wait(lambda: len(layer_rows(user)) == 1)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(second))
+    user.choose_menu("File", "Open Folder")
+    user.wait_ready()
+    x, y = shape_centre(0, (240, 320))
+    user.click(x, y)
+    user.wait(lambda: len(layer_rows(user)) == 1)
+    project = user.window.project
+    [obj] = project.objects(project.items[0].id)
+    mask = project.mask(obj.id)
+    assert mask.size == (240, 320) and mask.contains(int(x), int(y))
+    assert user.banner() == ""
