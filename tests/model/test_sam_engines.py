@@ -44,6 +44,13 @@ def test_clicks_box_refinement_and_multimask(name: str, folders: dict[str, Path]
     refined = engine.predict(embedding, Prompt(*point, logits=one.logits[one.best], multimask=False))
     assert refined.masks.shape == (1, 120, 180)
     assert not np.allclose(refined.logits, plain.logits)  # the previous logits are used
+    # A hand-edited mask (no logits) is given to the decoder as its mask input.
+    edited = np.zeros((120, 180), bool)
+    edited[30:90, 40:150] = True
+    from_edit = engine.predict(embedding, Prompt(*point, mask=edited, multimask=False))
+    assert not np.allclose(from_edit.logits, plain.logits)
+    inputs = engine.model_prompt(Prompt(*point, mask=edited), (120, 180))
+    assert inputs.logits.shape == (1, low, low) and inputs.logits.max() > 5 and inputs.logits.min() < -5
     assert not engine.predict(embedding, Prompt()).masks.any()
     assert not engine.predict(embedding, Prompt.from_clicks([], box=(50, 50, 50, 80))).masks.any()
     # The masks are the low-res logits brought to the image size (SAM: through the padded square).
