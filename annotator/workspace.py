@@ -12,6 +12,7 @@ import platformdirs
 from annotator.document import AddItem, Batch, Project
 from annotator.document.store import SUFFIX, is_writable
 from annotator.errors import AnnotatorError, MediaError
+from annotator.io.matching import media_file, stored_path
 from annotator.io.media import VIDEO_SUFFIXES, image_size, is_image, list_images
 from annotator.io.video import open_frames
 
@@ -33,17 +34,7 @@ def project_path_for_folder(folder: Path) -> Path:
 
 def media_path(project: Project, item_path: str) -> Path:
     """The file of an item: its stored path, relative to the project file's folder when relative."""
-    path = Path(item_path)
-    if path.is_absolute() or project.path is None:
-        return path
-    return project.path.parent / path
-
-
-def _stored_path(project_file: Path, media: Path) -> str:
-    try:
-        return media.resolve().relative_to(project_file.parent.resolve()).as_posix()
-    except ValueError:
-        return str(media.resolve())
+    return media_file(project, item_path)
 
 
 def display_name(project: Project, item_path: str) -> str:
@@ -71,7 +62,7 @@ def video_item(project_file: Path, path: Path) -> AddItem:
     """The AddItem of a video file or frame folder (MediaError when unreadable)."""
     frames = open_frames(path)
     try:
-        return AddItem(_stored_path(project_file, path), "video", frames.width, frames.height, len(frames), frames.fps)
+        return AddItem(stored_path(project_file, path), "video", frames.width, frames.height, len(frames), frames.fps)
     finally:
         frames.close()
 
@@ -101,7 +92,7 @@ def sync_folder(project: Project, folder: Path) -> list[str]:
         except MediaError as error:
             problems.append(str(error))
             width = height = 0
-        commands.append(AddItem(_stored_path(project.path, path), "image", width, height))
+        commands.append(AddItem(stored_path(project.path, path), "image", width, height))
     if commands:
         with project.setting_up():
             project.execute(Batch(tuple(commands), "Add images"))
@@ -129,5 +120,5 @@ def open_path(path: Path) -> tuple[Project, str | None, list[str]]:
     # A new project's file is written at the first edit, not for a folder the user only looked at.
     project = Project.open(project_file) if project_file.exists() else Project.deferred(project_file)
     problems = sync_folder(project, folder)
-    chosen = None if first is None else _stored_path(project_file, first)
+    chosen = None if first is None else stored_path(project_file, first)
     return project, chosen, problems

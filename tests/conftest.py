@@ -30,8 +30,9 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep caches and settings of every test out of the user's home."""
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep caches and settings of every test out of the user's home; settings (remembered dialog
+    choices) are each test's own, the cache is shared by the session."""
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("ANNOTATOR_CACHE_DIR", str(base / "cache"))
-    monkeypatch.setenv("ANNOTATOR_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("ANNOTATOR_CONFIG_DIR", str(tmp_path / "config"))

@@ -13,6 +13,9 @@ from annotator.io.polygons import DEFAULT_TOLERANCE
 
 log = logging.getLogger(__name__)
 
+UNLABELLED = "object"
+"""The class that objects without a label get in formats that need one, unless --skip-unlabelled."""
+
 EPILOG = """formats:
   project   annotator project file (.annot)
   coco      COCO instance segmentation JSON (RLE; --polygons for polygons)
@@ -67,7 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", dest="out", type=Path, required=True, help="output file or folder")
     parser.add_argument("--to", dest="to", required=True, choices=WRITABLE, help="output format")
     parser.add_argument("--from", dest="src_format", choices=READABLE, help="input format (detected when omitted)")
-    parser.add_argument("--images", type=Path, help="folder of the images (PNG / YOLO import; COCO image root)")
+    parser.add_argument(
+        "--images",
+        type=Path,
+        help="the image root: where the images are looked up, and what exports name them relative to",
+    )
     parser.add_argument("--video", action="store_true", help="PNG import: SRC's PNGs are the frames of one video")
     parser.add_argument("--polygons", action="store_true", help="COCO / YouTube-VIS: polygons instead of RLE")
     parser.add_argument("--labelme-masks", action="store_true", help="labelme: mask shapes instead of polygons")
@@ -78,6 +85,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="polygon simplification in pixels (default: %(default)s)",
     )
     parser.add_argument("--no-check-media", action="store_true", help="do not require the listed images to exist")
+    unlabelled = parser.add_mutually_exclusive_group()
+    unlabelled.add_argument(
+        "--unlabelled",
+        metavar="NAME",
+        default=UNLABELLED,
+        help="coco, ytvis, labelme, yolo, semantic: the class of objects without a label (default: %(default)s)",
+    )
+    unlabelled.add_argument(
+        "--skip-unlabelled", action="store_true", help="leave objects without a label out of those formats"
+    )
     parser.set_defaults(func=run)
 
 
@@ -90,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         images=args.images,
         video=args.video,
         check_media=not args.no_check_media,
+        unlabelled=None if args.skip_unlabelled else args.unlabelled,
     )
     started = time.perf_counter()
     fmt, count = convert(args.src, args.out, args.to, args.src_format, options, ProgressReporter())

@@ -1,11 +1,13 @@
 """COCO instance segmentation: export and import (images, and videos as frames with track ids).
 
-Export: categories from labels (objects without a label get the category "object"), one image
-entry per image and per video frame (with `video_id`, `frame_id`), one annotation per object and
-frame with `track_id`, segmentation as compressed RLE (default) or polygons, `iscrowd` 0, `area`
-and `bbox` ([x, y, w, h]) of the mask. `file_name` is relative to the JSON file's folder. Videos
-are also listed under "videos" so that an import restores them.
-Import checks the whole file (types, ids, sizes, that listed images exist) before returning.
+Export: categories from labels, one image entry per image and per video frame (with `video_id`,
+`frame_id`), one annotation per object and frame with `track_id`, segmentation as compressed RLE
+(default) or polygons, `iscrowd` 0, `area` and `bbox` ([x, y, w, h]) of the mask. Objects without
+a label have no category and are left out (`Dataset.with_unlabelled` names them first when the
+user asks). `file_name` is relative to the image root (the project's folder; see
+`common.image_ref`). Videos are also listed under "videos" so that an import restores them.
+Import checks the whole file (types, ids, sizes, that listed images exist) before returning;
+`file_name` is looked up below the image root given, else the JSON's folder or one above it.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ from typing import Any, Literal
 import numpy as np
 
 from annotator.document.mask import Mask
-from annotator.io.common import Progress, Reader, load_json, no_progress, relative_path, resolve, write_json_atomic
-from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
+from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
 from annotator.io.polygons import DEFAULT_TOLERANCE, mask_to_polygons, polygons_to_mask
 from annotator.io.rle import mask_to_rle, parse_rle
 
 log = logging.getLogger(__name__)
 
 SegmentationMode = Literal["rle", "polygon"]
-UNLABELED = "object"
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,21 @@ def segmentation_of(mask: Mask, options: CocoOptions) -> Any:
     return [np.round(ring + np.array([x0, y0]), 2).reshape(-1).tolist() for ring in rings]
 
 
-def category_table(dataset: Dataset) -> tuple[list[dict], dict[str | None, int]]:
-    """COCO categories (ids from 1) and the category id of each label name (None -> 'object')."""
+def category_table(dataset: Dataset) -> tuple[list[dict], dict[str, int]]:
+    """COCO categories (ids from 1) and the category id of each label name (objects' labels included)."""
     names = dataset.label_names()
-    unlabeled = any(obj.label is None for item in dataset.items for obj in item.objects)
-    if unlabeled and UNLABELED not in names:
-        names.append(UNLABELED)
-    ids: dict[str | None, int] = {name: i + 1 for i, name in enumerate(names)}
-    ids[None] = ids.get(UNLABELED, 0)
+    for name in (obj.label for item in dataset.items for obj in item.objects):
+        if name and name not in names:
+            names.append(name)
+    ids = {name: i + 1 for i, name in enumerate(names)}
     return [{"id": ids[name], "name": name, "supercategory": ""} for name in names], ids
+
+
+def log_unlabelled(dataset: Dataset, path: Path) -> None:
+    """Log how many objects are left out of `path` for having no label."""
+    count = dataset.unlabelled_count()
+    if count:
+        log.info("%s: %d objects without a label were left out", path, count)
 
 
 def _annotation(ann_id: int, image_id: int, category: int, mask: Mask, options: CocoOptions) -> dict:
@@ -77,7 +84,7 @@ def _annotation(ann_id: int, image_id: int, category: int, mask: Mask, options: 
 def _video_entry(video_id: int, item: ItemData, root: Path) -> dict:
     return {
         "id": video_id,
-        "file_name": relative_path(item.path, root),
+        "file_name": image_ref(item.path, root),
         "width": item.width,
         "height": item.height,
         "length": item.frame_count,
@@ -88,7 +95,7 @@ def _video_entry(video_id: int, item: ItemData, root: Path) -> dict:
 def coco_dict(
     dataset: Dataset, root: Path, options: CocoOptions = DEFAULT_OPTIONS, progress: Progress = no_progress
 ) -> dict:
-    """The COCO JSON content of a dataset; file names relative to `root`."""
+    """The COCO JSON content of a dataset; file names relative to the image root `root`."""
     categories, category_ids = category_table(dataset)
     images: list[dict] = []
     annotations: list[dict] = []
@@ -109,6 +116,8 @@ def coco_dict(
             images.append(entry)
         for obj in item.objects:
             track += 1
+            if not obj.label:
+                continue
             for frame, mask in sorted(obj.masks.items()):
                 if mask.is_empty:
                     continue
@@ -127,20 +136,25 @@ def coco_dict(
 
 
 def _frame_file(item: ItemData, frame: int, root: Path) -> str:
+    base = image_ref(item.path, root)
     if item.kind == "image":
-        return relative_path(item.path, root)
-    base = relative_path(item.path, root)
+        return base
     if item.frame_names is not None and frame < len(item.frame_names):
         return f"{base}/{item.frame_names[frame]}"
     return f"{base}/{frame:05d}.jpg"
 
 
 def write_coco(
-    dataset: Dataset, path: Path, options: CocoOptions = DEFAULT_OPTIONS, progress: Progress = no_progress
+    dataset: Dataset,
+    path: Path,
+    options: CocoOptions = DEFAULT_OPTIONS,
+    progress: Progress = no_progress,
+    root: Path | None = None,
 ) -> Path:
-    """Write a COCO instance-segmentation JSON file; returns its path."""
+    """Write a COCO instance-segmentation JSON file, images named below `root`; returns its path."""
     path = Path(path)
-    write_json_atomic(path, coco_dict(dataset, path.parent, options, progress))
+    log_unlabelled(dataset, path)
+    write_json_atomic(path, coco_dict(dataset, image_root(dataset, root, path.parent), options, progress))
     log.info("wrote %s", path)
     return path
 
@@ -251,15 +265,18 @@ def _videos(reader: Reader, data: dict) -> dict[int, dict]:
     return videos
 
 
-def _require_file(reader: Reader, root: Path, name: str, element: str) -> str:
-    path = Path(resolve(root, name))
-    if not path.exists():
-        raise reader.fail(element, f"the image '{name}' is listed but absent (looked in {root})")
+def _media(reader: Reader, lookup: MediaLookup, name: str, element: str, check_media: bool) -> str:
+    """The media a file name names (FormatError when it must exist and does not)."""
+    path = lookup.find(name, reader.path.parent)
+    if check_media and not path.exists():
+        where = " or ".join(str(folder) for folder in lookup.folders(reader.path.parent)[:2])
+        more = " and the folders above" if lookup.images is None else ""
+        raise reader.fail(element, f"the image '{name}' is listed but absent (looked in {where}{more})")
     return str(path)
 
 
 def _build_items(
-    reader: Reader, images: dict[int, _Image], videos: dict[int, dict], root: Path, check_media: bool
+    reader: Reader, images: dict[int, _Image], videos: dict[int, dict], lookup: MediaLookup, check_media: bool
 ) -> tuple[dict[int, tuple[ItemData, int]], list[ItemData]]:
     """Items in file order, and for each image id its (item, frame)."""
     where: dict[int, tuple[ItemData, int]] = {}
@@ -268,10 +285,8 @@ def _build_items(
     for image_id, image in images.items():
         if image.video_id is None:
             element = f"images[id={image_id}].file_name"
-            path = (
-                _require_file(reader, root, image.file_name, element) if check_media else resolve(root, image.file_name)
-            )
-            item = ItemData(path, image.width, image.height)
+            path = _media(reader, lookup, image.file_name, element, check_media)
+            item = ItemData(path, image.width, image.height, ref=image.file_name)
             items.append(item)
             where[image_id] = (item, 0)
         else:
@@ -284,12 +299,11 @@ def _build_items(
             if (image.width, image.height) != (first.width, first.height):
                 problem = f"frame is {image.width}x{image.height} but video {video_id} is {first.width}x{first.height}"
                 raise reader.fail(f"images[id={image_id}]", problem)
-        folder = info.get("file_name") or str(Path(first.file_name).parent)
-        if check_media:
-            _require_file(reader, root, folder, f"videos[id={video_id}].file_name")
+        folder = info.get("file_name") or Path(first.file_name.replace("\\", "/")).parent.as_posix()
+        path = _media(reader, lookup, folder, f"videos[id={video_id}].file_name", check_media)
         numbers = [img.frame if img.frame >= 0 else i for i, (_, img) in enumerate(frames)]
         count = max(max(numbers) + 1, info.get("length", 0))
-        item = ItemData(resolve(root, folder), first.width, first.height, "video", count, info.get("fps", 0.0))
+        item = ItemData(path, first.width, first.height, "video", count, info.get("fps", 0.0), ref=folder)
         in_order = count == len(numbers) and numbers == list(range(len(numbers)))
         item.frame_names = [Path(img.file_name).name for _, img in frames] if in_order else None
         items.append(item)
@@ -298,14 +312,14 @@ def _build_items(
     return where, items
 
 
-def coco_to_dataset(data: Any, reader: Reader, root: Path, check_media: bool = True) -> Dataset:
-    """A Dataset from parsed COCO JSON (FormatError on anything invalid); media under `root`."""
+def coco_to_dataset(data: Any, reader: Reader, lookup: MediaLookup, check_media: bool = True) -> Dataset:
+    """A Dataset from parsed COCO JSON (FormatError on anything invalid); media found through `lookup`."""
     data = reader.check(data, dict, "")
     labels, categories = _categories(reader, data)
     images = _images(reader, data)
     videos = _videos(reader, data)
     annotations = _annotations(reader, data, images, categories)
-    where, items = _build_items(reader, images, videos, root, check_media)
+    where, items = _build_items(reader, images, videos, lookup, check_media)
     tracks: dict[tuple[int, int], ObjectData] = {}
     for image_id, track, label, name, mask in annotations:
         item, frame = where[image_id]
@@ -317,11 +331,11 @@ def coco_to_dataset(data: Any, reader: Reader, root: Path, check_media: bool = T
             if track is not None:
                 tracks[key] = obj
         obj.masks[frame] = mask
-    return Dataset(labels, items)
+    return Dataset(labels, items, root=lookup.root_or(reader.path.parent))
 
 
 def read_coco(path: Path, images_root: Path | None = None, check_media: bool = True) -> Dataset:
-    """Read a COCO instance-segmentation file; media are looked up under `images_root` (default: its folder)."""
+    """Read a COCO instance-segmentation file; media below `images_root` (default: its folder or one above)."""
     path = Path(path)
     reader = Reader(path)
-    return coco_to_dataset(load_json(path), reader, Path(images_root) if images_root else path.parent, check_media)
+    return coco_to_dataset(load_json(path), reader, MediaLookup(images_root), check_media)

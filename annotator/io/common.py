@@ -141,14 +141,70 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def relative_path(target: str, start: Path) -> str:
-    """`target` relative to the folder `start` when possible (with '/' separators), else absolute."""
-    try:
-        return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
-    except ValueError:
-        return Path(target).as_posix()
+def image_ref(path: str, root: Path) -> str:
+    """How an export names a media file: its '/'-separated path below the folder `root`, else absolute.
+
+    Never a name that climbs out of the root ('../a.jpg'): such a name resolves only from the
+    place it was written, so a file outside the root is named by its absolute path.
+    """
+    media = Path(path.replace("\\", "/"))
+    if not media.is_absolute():
+        return media.as_posix()  # already relative to the root
+    root = Path(root)
+    for inner, outer in (
+        (Path(os.path.abspath(media)), Path(os.path.abspath(root))),
+        (media.resolve(), root.resolve()),
+    ):
+        try:
+            return inner.relative_to(outer).as_posix()
+        except ValueError:
+            continue
+    return media.as_posix()
 
 
 def resolve(root: Path, name: str) -> str:
     """`name` (relative to the folder `root`, or absolute; '/' or '\\' separated) as a normalised path."""
     return os.path.normpath(os.path.join(root, name.replace("\\", "/")))
+
+
+class MediaLookup:
+    """Finds the media an annotation file names, and remembers the image root it found them under.
+
+    References are relative to an image root. Given one (`images`), only that folder is searched
+    (and, with `beside_file`, the annotation file's own folder, labelme's convention); else the
+    annotation file's folder and then up to PARENTS folders above it, nearest first (the folder
+    where a name was first found is tried first from then on).
+    """
+
+    PARENTS = 3
+
+    def __init__(self, images: Path | None = None, beside_file: bool = False) -> None:
+        self.images = Path(images) if images else None
+        self.beside_file = beside_file
+        self.root: Path | None = self.images
+
+    def folders(self, annotation_folder: Path) -> list[Path]:
+        """The folders searched for a reference made in a file of `annotation_folder`, in order."""
+        folder = Path(annotation_folder)
+        if self.images is not None:
+            return [self.images, folder] if self.beside_file else [self.images]
+        folders = [folder, *list(folder.parents)[: self.PARENTS]]
+        if self.root is not None and self.root in folders:
+            folders.remove(self.root)
+            folders.insert(0, self.root)
+        return folders
+
+    def find(self, ref: str, annotation_folder: Path) -> Path:
+        """The media `ref` names: below the first folder where it exists, else below the first folder."""
+        folders = self.folders(annotation_folder)
+        for folder in folders:
+            candidate = Path(resolve(folder, ref))
+            if candidate.exists():
+                if self.root is None:
+                    self.root = folder
+                return candidate
+        return Path(resolve(folders[0], ref))
+
+    def root_or(self, default: Path) -> str:
+        """The image root: the given one, else the folder the first reference was found in, else `default`."""
+        return str(self.root or default)

@@ -3,12 +3,17 @@
 Readers parse and validate a whole input into a Dataset before anything touches a project, so a
 bad file imports nothing; writers take a Dataset. `annotator.io.project_io` converts between a
 Dataset and a Project. Masks are `Mask` objects of the item's size, keyed by 0-based frame.
+
+Image references: a file names its media relative to an image root (`Dataset.root`: the project's
+folder on export, the folder a reader resolved the names against on import). `ItemData.path` is
+the media's path on this machine (absolute whenever it is known) and `ItemData.ref` the name as
+the file wrote it; an import matches items by them (annotator.io.matching).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from annotator.document.mask import Mask
@@ -38,7 +43,7 @@ class ObjectData:
 
 @dataclass
 class ItemData:
-    """One image or video with its objects; `path` is the media (a file, or a frame folder)."""
+    """One image or video with its objects; `path` is the media (a file or frame folder), `ref` its name in the file."""
 
     path: str
     width: int
@@ -48,6 +53,7 @@ class ItemData:
     fps: float = 0.0
     objects: list[ObjectData] = field(default_factory=list)
     frame_names: list[str] | None = None
+    ref: str | None = None
 
     @property
     def name(self) -> str:
@@ -78,6 +84,9 @@ class Dataset:
 
     labels: list[LabelData] = field(default_factory=list)
     items: list[ItemData] = field(default_factory=list)
+    root: str | None = None
+    missing: list[str] = field(default_factory=list)
+    """Images that the file names but whose media a reader that needs them (YOLO, PNG) did not find."""
 
     def label_names(self) -> list[str]:
         """Label names in order."""
@@ -98,6 +107,33 @@ class Dataset:
     def mask_count(self) -> int:
         """Number of (object, frame) masks."""
         return sum(len(obj.masks) for item in self.items for obj in item.objects)
+
+    def unlabelled_count(self) -> int:
+        """Number of objects without a label."""
+        return sum(1 for item in self.items for obj in item.objects if not obj.label)
+
+    def with_unlabelled(self, name: str | None) -> Dataset:
+        """A copy for formats that need a class: objects without a label left out (None) or labelled `name`.
+
+        Masks are shared, not copied; the dataset itself is unchanged.
+        """
+        name = name.strip() if name else None
+        if not self.unlabelled_count():
+            return self
+        copy = replace(self, labels=list(self.labels), items=[])
+        if name:
+            copy.ensure_label(name)
+        for item in self.items:
+            objects = [obj if obj.label else replace(obj, label=name) for obj in item.objects if obj.label or name]
+            copy.items.append(replace(item, objects=objects))
+        return copy
+
+
+def image_root(dataset: Dataset, given: Path | None, default: Path) -> Path:
+    """The folder that an export names images relative to: `given`, else the dataset's root, else `default`."""
+    if given is not None:
+        return Path(given)
+    return Path(dataset.root) if dataset.root else Path(default)
 
 
 def label_index(dataset: Dataset) -> dict[str, int]:

@@ -7,7 +7,7 @@ nothing); every writer takes a Dataset. `convert` is what `annotator convert` ru
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -17,9 +17,10 @@ from annotator.io.coco import CocoOptions, read_coco, write_coco
 from annotator.io.common import Progress, load_json, no_progress
 from annotator.io.dataset import Dataset
 from annotator.io.labelme import LabelmeOptions, read_labelme, write_labelme
+from annotator.io.matching import media_root
 from annotator.io.png_masks import LABEL_MAP_FILE, PngImportOptions, read_png_masks, write_png_masks
 from annotator.io.polygons import DEFAULT_TOLERANCE
-from annotator.io.project_io import dataset_from_project, import_dataset, read_project, write_project
+from annotator.io.project_io import ImportReport, dataset_from_project, import_dataset, read_project, write_project
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
 from annotator.io.tracks import write_mot, write_point_tracks
@@ -30,12 +31,20 @@ log = logging.getLogger(__name__)
 
 READABLE = ("project", "coco", "ytvis", "labelme", "rle", "png", "semantic", "yolo")
 WRITABLE = (*READABLE, "mot", "points")
+NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic")
+"""Formats in which every object needs a class: there an object without a label is left out or named."""
 PROJECT_SUFFIX = ".annot"
 
 
 @dataclass(frozen=True)
 class FormatOptions:
-    """Options of the readers and writers (each format uses the ones that concern it)."""
+    """Options of the readers and writers (each format uses the ones that concern it).
+
+    `images` is the image root: writers name media relative to it (default: the dataset's root,
+    the project's folder); readers look image references up below it and pair PNG / YOLO files
+    with its images by stem. `unlabelled`: in the NEEDS_LABEL formats, objects without a label
+    are left out (None) or exported under this label name.
+    """
 
     segmentation: Literal["rle", "polygon"] = "rle"
     tolerance: float = DEFAULT_TOLERANCE
@@ -43,6 +52,12 @@ class FormatOptions:
     images: Path | None = None
     video: bool = False
     check_media: bool = True
+    unlabelled: str | None = None
+
+
+def unlabelled_left_out(dataset: Dataset, fmt: str, options: FormatOptions) -> int:
+    """How many objects an export of `dataset` as `fmt` leaves out for having no label."""
+    return dataset.unlabelled_count() if fmt in NEEDS_LABEL and not (options.unlabelled or "").strip() else 0
 
 
 def _detect_json(path: Path) -> str:
@@ -103,36 +118,44 @@ def read_dataset(
     if fmt == "ytvis":
         return read_ytvis(path, options.images, options.check_media)
     if fmt == "labelme":
-        return read_labelme(path, options.check_media, progress)
+        return read_labelme(path, options.check_media, progress, options.images)
     if fmt == "rle":
-        return read_rle_json(path)
+        return read_rle_json(path, options.images)
     if fmt in ("png", "semantic"):
         mode = "semantic" if fmt == "semantic" else "instance"
-        return read_png_masks(path, PngImportOptions(options.images, mode, options.video), progress)
+        png = PngImportOptions(options.images, mode, options.video, options.check_media)
+        return read_png_masks(path, png, progress)
     if fmt == "yolo":
-        return read_yolo(path, options.images, progress)
+        return read_yolo(path, options.images, progress, options.check_media)
     raise FormatError(path, "", f"cannot read the format '{fmt}' (readable: {', '.join(READABLE)})")
 
 
 def write_dataset(
     dataset: Dataset, out: Path, fmt: str, options: FormatOptions = FormatOptions(), progress: Progress = no_progress
 ) -> Path:
-    """Write a Dataset as format `fmt` to `out` (a file for project/coco/ytvis/rle, else a folder)."""
+    """Write a Dataset as format `fmt` to `out` (a file for project/coco/ytvis/rle, else a folder).
+
+    Media are named relative to `options.images` (default: the dataset's root); objects without
+    a label follow `options.unlabelled` in the formats that need a class.
+    """
     out = Path(out)
     coco = CocoOptions(options.segmentation, options.tolerance)
+    root = options.images
+    if fmt in NEEDS_LABEL:
+        dataset = dataset.with_unlabelled(options.unlabelled)
     if fmt == "project":
         return write_project(dataset, out, progress)
     if fmt == "coco":
-        return write_coco(dataset, out, coco, progress)
+        return write_coco(dataset, out, coco, progress, root)
     if fmt == "ytvis":
-        return write_ytvis(dataset, out, coco, progress)
+        return write_ytvis(dataset, out, coco, progress, root)
     if fmt == "rle":
-        return write_rle_json(dataset, out, progress)
+        return write_rle_json(dataset, out, progress, root)
     if fmt == "labelme":
-        write_labelme(dataset, out, LabelmeOptions(options.labelme_shapes, options.tolerance), progress)
+        write_labelme(dataset, out, LabelmeOptions(options.labelme_shapes, options.tolerance), progress, root)
         return out
     if fmt in ("png", "semantic"):
-        return write_png_masks(dataset, out, "semantic" if fmt == "semantic" else "instance", progress)
+        return write_png_masks(dataset, out, "semantic" if fmt == "semantic" else "instance", progress, root)
     if fmt == "yolo":
         return write_yolo(dataset, out, options.tolerance, progress)
     if fmt == "mot":
@@ -150,11 +173,14 @@ def convert(
     options: FormatOptions = FormatOptions(),
     progress: Progress = no_progress,
 ) -> tuple[str, int]:
-    """Convert `src` to format `to` at `out`; returns (the source format, the number of masks)."""
+    """Convert `src` to format `to` at `out`; returns (the source format, the number of masks read)."""
     fmt = src_format or detect_format(Path(src))
     if to not in WRITABLE:
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
     dataset = read_dataset(Path(src), fmt, options, progress)
+    left_out = unlabelled_left_out(dataset, to, options)
+    if left_out:
+        log.warning("%d objects without a label were left out of %s", left_out, out)
     write_dataset(dataset, Path(out), to, options, progress)
     return fmt, dataset.mask_count()
 
@@ -171,13 +197,24 @@ def export_project(
     return write_dataset(dataset_from_project(project, item_ids), Path(out), fmt, options, progress)
 
 
+def import_options(project: Project, options: FormatOptions = FormatOptions()) -> FormatOptions:
+    """Reader options for an import into `project`: images looked up below its media folder, absent ones reported."""
+    images = options.images or media_root(project)
+    return replace(options, images=images, check_media=False)
+
+
 def import_annotations(
     project: Project,
     src: Path,
     fmt: str | None = None,
     options: FormatOptions = FormatOptions(),
     progress: Progress = no_progress,
-) -> int:
-    """Read `src` completely, check it, then add it to the project as one undoable step; returns the mask count."""
-    dataset = read_dataset(Path(src), fmt, options, progress)
-    return import_dataset(project, dataset, str(src), progress)
+    strict: bool = False,
+) -> ImportReport:
+    """Read `src` completely, match and check it, then add it to the project as one undoable step.
+
+    Images of `src` that the project's folder lacks are skipped and reported, or with `strict`
+    refuse the import.
+    """
+    dataset = read_dataset(Path(src), fmt, import_options(project, options), progress)
+    return import_dataset(project, dataset, str(src), progress, strict)

@@ -3,9 +3,13 @@
 Export: each object becomes polygons (shape_type "polygon", hole-free pieces of a valid
 geometry, in labelme's coordinates: PIL draws them filled and outlined) or one "mask" shape
 (a base64 PNG of the mask's bbox crop, points = the bbox corners, inclusive). All shapes of one
-object share its `group_id`; `label` is the label name ("object" when none), `description`
-the object's name; `imagePath` is relative to the JSON file; `imageData` is null.
-Import: shapes of equal (label, group_id) form one object; a shape without group_id is its own.
+object share its `group_id`; `label` is the label name (objects without one are left out:
+`Dataset.with_unlabelled` names them first when the user asks), `description` the object's name;
+`imageData` is null. `imagePath` is the image's name below the image root (the project's folder;
+see `common.image_ref`), or, for files written beside their images, the image's file name.
+Import: `imagePath` is looked up below the image root given and beside the JSON (labelme's own
+convention), else beside the JSON or in a folder above it. Shapes of equal (label, group_id) form
+one object; a shape without group_id is its own.
 Polygons, rectangles, circles and masks are read; lines and points (no area) are skipped.
 """
 
@@ -23,15 +27,14 @@ import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from annotator.document.mask import Mask
-from annotator.io.common import Progress, Reader, load_json, no_progress, relative_path, resolve, write_json_atomic
-from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
+from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
 from annotator.io.polygons import DEFAULT_TOLERANCE, mask_to_polygons
 
 log = logging.getLogger(__name__)
 
 ShapeMode = Literal["polygon", "mask"]
 LABELME_VERSION = "5.5.0"
-UNLABELED = "object"
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,8 @@ def _shape(label: str, points: list, group: int, kind: str, name: str, mask: str
 
 
 def object_shapes(obj: ObjectData, mask: Mask, group: int, options: LabelmeOptions) -> list[dict]:
-    """The labelme shapes of one object's mask."""
-    label = obj.label or UNLABELED
+    """The labelme shapes of one (labelled) object's mask."""
+    label = obj.label or ""
     x0, y0, x1, y1 = mask.bbox
     if options.shapes == "mask":
         points = [[float(x0), float(y0)], [float(x1 - 1), float(y1 - 1)]]
@@ -69,18 +72,18 @@ def object_shapes(obj: ObjectData, mask: Mask, group: int, options: LabelmeOptio
     return shapes
 
 
-def labelme_dict(item: ItemData, frame: int, image_path: str, folder: Path, options: LabelmeOptions) -> dict:
-    """The labelme JSON content of one image (or video frame)."""
+def labelme_dict(item: ItemData, frame: int, image_path: str, options: LabelmeOptions) -> dict:
+    """The labelme JSON content of one image (or video frame); `image_path` as the file names it."""
     shapes = []
     for group, obj in enumerate(item.objects, 1):
         mask = obj.masks.get(frame)
-        if mask is not None and not mask.is_empty:
+        if obj.label and mask is not None and not mask.is_empty:
             shapes.extend(object_shapes(obj, mask, group, options))
     return {
         "version": LABELME_VERSION,
         "flags": {},
         "shapes": shapes,
-        "imagePath": relative_path(image_path, folder),
+        "imagePath": image_path,
         "imageData": None,
         "imageHeight": item.height,
         "imageWidth": item.width,
@@ -106,12 +109,17 @@ def write_labelme(
     out: Path | None = None,
     options: LabelmeOptions = LabelmeOptions(),
     progress: Progress = no_progress,
+    root: Path | None = None,
 ) -> list[Path]:
-    """Write labelme files into folder `out` (None: beside each image); returns the files written."""
+    """Write labelme files into folder `out` (None: beside each image), images named below `root`."""
     written = []
+    folder = image_root(dataset, root, Path(out) if out is not None else Path.cwd())
+    if dataset.unlabelled_count():
+        log.info("labelme: %d objects without a label were left out", dataset.unlabelled_count())
     for done, item in enumerate(dataset.items, 1):
         for frame, media, path in _targets(item, None if out is None else Path(out)):
-            write_json_atomic(path, labelme_dict(item, frame, media, path.parent, options), indent=2)
+            name = Path(media).name if out is None else image_ref(media, folder)
+            write_json_atomic(path, labelme_dict(item, frame, name, options), indent=2)
             written.append(path)
         progress(done, len(dataset.items))
     return written
@@ -187,17 +195,17 @@ def shape_mask(reader: Reader, shape: dict, element: str, size: tuple[int, int])
     raise reader.fail(f"{element}.shape_type", f"unknown shape type '{kind}'")
 
 
-def labelme_to_item(reader: Reader, data: Any, check_media: bool = True) -> ItemData:
+def labelme_to_item(reader: Reader, data: Any, check_media: bool = True, lookup: MediaLookup | None = None) -> ItemData:
     """One ItemData from parsed labelme JSON (FormatError on anything invalid)."""
     data = reader.check(data, dict, "")
     image_path = reader.get(data, "imagePath", str, "").replace("\\", "/")
-    media = Path(resolve(reader.path.parent, image_path))
+    media = (lookup or MediaLookup(beside_file=True)).find(image_path, reader.path.parent)
     if check_media and not media.is_file():
         raise reader.fail("imagePath", f"the image '{image_path}' is absent")
     height = reader.integer(reader.get(data, "imageHeight", int, ""), "imageHeight", minimum=1)
     width = reader.integer(reader.get(data, "imageWidth", int, ""), "imageWidth", minimum=1)
     reader.image_size(width, height, "imageWidth")
-    item = ItemData(str(media), width, height)
+    item = ItemData(str(media), width, height, ref=image_path)
     groups: dict[tuple[str, int], ObjectData] = {}
     for index, raw in enumerate(reader.get(data, "shapes", list, "")):
         element = f"shapes[{index}]"
@@ -210,7 +218,7 @@ def labelme_to_item(reader: Reader, data: Any, check_media: bool = True) -> Item
             continue
         obj = groups.get((label, group)) if group is not None else None
         if obj is None:
-            obj = ObjectData(name, None if label == UNLABELED else label)
+            obj = ObjectData(name, label)
             item.objects.append(obj)
             if group is not None:
                 groups[(label, group)] = obj
@@ -219,14 +227,18 @@ def labelme_to_item(reader: Reader, data: Any, check_media: bool = True) -> Item
     return item
 
 
-def read_labelme(src: Path, check_media: bool = True, progress: Progress = no_progress) -> Dataset:
+def read_labelme(
+    src: Path, check_media: bool = True, progress: Progress = no_progress, images: Path | None = None
+) -> Dataset:
     """Read one labelme file or every *.json under a folder (recursively), all checked first."""
     src = Path(src)
     files = [src] if src.is_file() else sorted(src.rglob("*.json"))
+    lookup = MediaLookup(images, beside_file=True)
     dataset = Dataset()
     for done, path in enumerate(files, 1):
-        dataset.items.append(labelme_to_item(Reader(path), load_json(path), check_media))
+        dataset.items.append(labelme_to_item(Reader(path), load_json(path), check_media, lookup))
         progress(done, len(files))
+    dataset.root = lookup.root_or(src if src.is_dir() else src.parent)
     for item in dataset.items:
         for obj in item.objects:
             if obj.label and obj.label not in dataset.label_names():

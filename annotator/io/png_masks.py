@@ -3,11 +3,15 @@
 Instance PNGs: one 8-bit palette PNG per image (OUT/STEM.png) or per video frame
 (OUT/STEM/00000.png); pixel value k is the k-th object of the item (1-based, layer order, a
 later object drawn over an earlier one), 0 is background; palette colours are the objects'.
-`objects.json` beside them records each item's media path and each index's name and label.
+`objects.json` beside them records each item's media (named below the image root, the project's
+folder: see `common.image_ref`) and each index's name and label.
 Semantic PNGs: pixel value = label index (1-based, label order; 0 = background or no label),
 with `label_map.json` ({"0": "background", "1": "cat", ...}) and the labels' colours as palette.
+Semantic PNGs leave objects without a label out (`Dataset.with_unlabelled` names them first when
+the user asks); instance PNGs keep them, unlabelled.
 Import: every non-zero value of a PNG is one object (semantic: one object per label); a PNG is
-paired with the image of the same stem in the images folder given as an option.
+paired with the media objects.json names (below the images folder given as an option, else the
+PNG folder or one above it), else with the image of the same stem in the images folder.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from PIL import Image, UnidentifiedImageError
 from annotator.document.mask import Mask
 from annotator.document.model import Color, palette_color
 from annotator.errors import FormatError
-from annotator.io.common import Progress, Reader, load_json, no_progress, relative_path, resolve, write_json_atomic
-from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, label_index
+from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root, label_index
 from annotator.io.media import IMAGE_SUFFIXES, image_size
 
 log = logging.getLogger(__name__)
@@ -70,9 +74,16 @@ def _png_path(out: Path, item: ItemData, frame: int) -> Path:
     return out / item.stem / f"{name}.png"
 
 
-def write_png_masks(dataset: Dataset, out: Path, mode: PngMode = "instance", progress: Progress = no_progress) -> Path:
-    """Write one index PNG per image / video frame into folder `out`, plus the sidecar file."""
+def write_png_masks(
+    dataset: Dataset,
+    out: Path,
+    mode: PngMode = "instance",
+    progress: Progress = no_progress,
+    root: Path | None = None,
+) -> Path:
+    """Write one index PNG per image / video frame into folder `out`, plus the sidecar (media named below `root`)."""
     out = Path(out)
+    folder = image_root(dataset, root, out)
     labels = label_index(dataset)
     too_many = len(labels) > 255 if mode == "semantic" else any(len(i.objects) > 255 for i in dataset.items)
     if too_many:
@@ -93,7 +104,7 @@ def write_png_masks(dataset: Dataset, out: Path, mode: PngMode = "instance", pro
             done += 1
             progress(done, total)
         objects = [{"index": v, "name": o.name, "label": o.label} for o, v in zip(item.objects, values, strict=True)]
-        entry = {"png": _png_path(out, item, 0).relative_to(out).as_posix(), "path": relative_path(item.path, out)}
+        entry = {"png": _png_path(out, item, 0).relative_to(out).as_posix(), "path": image_ref(item.path, folder)}
         entry.update(kind=item.kind, frame_count=item.frame_count, fps=item.fps, objects=objects)
         sidecar["items"].append(entry)
     if mode == "semantic":
@@ -128,11 +139,14 @@ def find_image(folder: Path, stem: str) -> Path | None:
 
 @dataclass(frozen=True)
 class PngImportOptions:
-    """Import options: `images` folder (media paired by stem), mode, and `video` (SRC is one video)."""
+    """Import options: `images` folder (the image root; media paired by stem there), mode, `video` (SRC is one
+    video), and `check_media` (False: a PNG whose media is absent is kept (its name known) or listed in
+    `Dataset.missing`, for the import to report)."""
 
     images: Path | None = None
     mode: PngMode | None = None
     video: bool = False
+    check_media: bool = True
 
 
 def _sidecar(src: Path) -> dict[str, dict]:
@@ -180,22 +194,30 @@ def _groups(src: Path, video: bool) -> list[tuple[str, str, list[Path]]]:
     return groups
 
 
-def _media_for(kind: str, stem: str, first: Path, src: Path, options: PngImportOptions, sidecar: dict) -> Path:
-    if options.images is not None:
-        images = Path(options.images)
-        if kind == "video":
-            folder = images if options.video else images / stem
-            if not folder.is_dir():
-                raise FormatError(first, "", f"no frame folder for it at {folder}")
-            return folder
-        found = find_image(images, stem)
-        if found is None:
-            raise FormatError(first, "", f"no image named {stem}.* in the images folder {images}")
-        return found
+def _media_for(
+    kind: str, stem: str, first: Path, src: Path, options: PngImportOptions, sidecar: dict, lookup: MediaLookup
+) -> tuple[Path | None, str | None]:
+    """The media of a PNG group (None when none is found) and the name objects.json gives it."""
     entry = sidecar.get(first.relative_to(src).as_posix())
-    if entry is None:
+    ref = str(entry["path"]) if entry is not None else None
+    if ref is not None:
+        found = lookup.find(ref, src)
+        if found.exists() or options.images is None:
+            return found, ref
+    if options.images is None:
         raise FormatError(first, "", "no image to pair it with: give the images folder (--images)")
-    return Path(resolve(src, entry["path"]))
+    images = Path(options.images)
+    if kind == "video":
+        folder = images if options.video else images / stem
+        if not folder.is_dir():
+            if options.check_media:
+                raise FormatError(first, "", f"no frame folder for it at {folder}")
+            return None, ref
+        return folder, ref
+    found_by_stem = find_image(images, stem)
+    if found_by_stem is None and options.check_media:
+        raise FormatError(first, "", f"no image named {stem}.* in the images folder {images}")
+    return found_by_stem, ref
 
 
 def _objects_of(frames: list[np.ndarray], names: dict[int, tuple[str, str | None]]) -> list[ObjectData]:
@@ -222,17 +244,21 @@ def read_png_masks(
     groups = _groups(src, options.video)
     if not groups:
         raise FormatError(src, "", "holds no PNG masks")
+    lookup = MediaLookup(options.images)
     for done, (kind, stem, pngs) in enumerate(groups, 1):
-        media = _media_for(kind, stem, pngs[0], src, options, sidecar)
+        media, ref = _media_for(kind, stem, pngs[0], src, options, sidecar, lookup)
+        if media is None:  # absent, and the import is to report it
+            dataset.missing.append(ref or (f"{stem}.*" if kind == "image" else stem))
+            continue
         frames = [read_index_png(p) for p in pngs]
         height, width = frames[0].shape[:2]
         for png, frame in zip(pngs, frames, strict=True):
             if frame.shape != (height, width):
                 raise FormatError(png, "", f"is {frame.shape[1]}x{frame.shape[0]}, not {width}x{height} like the first")
-        if kind == "image":
+        if kind == "image" and (options.check_media or media.is_file()):
             _check_size(pngs[0], media, width, height)
         names = _names(mode, label_map, sidecar.get(pngs[0].relative_to(src).as_posix()), pngs[0])
-        item = ItemData(str(media), width, height, kind, len(frames))  # type: ignore[arg-type]
+        item = ItemData(str(media), width, height, kind, len(frames), ref=ref)  # type: ignore[arg-type]
         item.frame_names = [p.stem + ".jpg" for p in pngs] if kind == "video" else None
         item.objects = _objects_of(frames, names)
         dataset.items.append(item)
@@ -240,6 +266,7 @@ def read_png_masks(
     for name in [n for v, n in sorted(label_map.items()) if v] if mode == "semantic" else []:
         dataset.labels.append(LabelData(name))
     dataset.ensure_labels_of_objects()
+    dataset.root = lookup.root_or(Path(options.images) if options.images else src)
     return dataset
 
 

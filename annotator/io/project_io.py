@@ -1,8 +1,11 @@
 """Between a Project and a Dataset: export reads a project; import adds a dataset in ONE step.
 
 The import runs as one command (`ImportDataset`): one store transaction and one undo step, so a
-failure part-way leaves the project as it was. Items already in the project (same media path)
-receive the imported objects; labels are matched by name and created when new.
+failure part-way leaves the project as it was. Dataset items are matched to the project's items
+by their path below the image root, else by a unique file name (annotator.io.matching); matched
+items receive the imported objects, new media below the project's folder become items, and
+images that are not there are skipped and reported (or refuse the import when `strict`). Labels
+are matched by name and created when new.
 """
 
 from __future__ import annotations
@@ -18,32 +21,67 @@ from annotator.document.project import Project
 from annotator.errors import FormatError, ProjectError
 from annotator.io.common import Progress, no_progress
 from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
+from annotator.io.matching import NewItems, Placement, Target, media_file, media_root, place_items
 from annotator.io.media import list_images
 
 log = logging.getLogger(__name__)
+MISSING_SHOWN = 5
+"""How many missing images a message names before it says 'and N more'."""
 
 
-def _frame_names(item: Item) -> list[str] | None:
-    path = Path(item.path)
-    if item.kind != "video" or not path.is_dir():
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: masks and objects added, items matched and added, images skipped as missing."""
+
+    masks: int = 0
+    objects: int = 0
+    items_matched: int = 0
+    items_added: int = 0
+    missing: tuple[str, ...] = ()
+
+    def missing_text(self, shown: int = MISSING_SHOWN) -> str:
+        """The missing images as a person reads them: 'a.jpg, b.jpg and 3 more' ('' when none)."""
+        names = ", ".join(self.missing[:shown])
+        more = len(self.missing) - shown
+        return f"{names} and {more} more" if more > 0 else names
+
+    def summary(self) -> str:
+        """One line: what was imported, and which images were skipped."""
+        images = self.items_matched + self.items_added
+        text = f"imported {self.masks} masks ({self.objects} objects) on {images} image{'s' if images != 1 else ''}"
+        if self.items_added:
+            text += f", {self.items_added} of them new"
+        if self.missing:
+            count = len(self.missing)
+            text += f"; {count} image{'s' if count > 1 else ''} not found, skipped: {self.missing_text()}"
+        return text
+
+
+def _frame_names(item: Item, media: Path) -> list[str] | None:
+    if item.kind != "video" or not media.is_dir():
         return None
     try:
-        names = [p.name for p in list_images(path)]
+        names = [p.name for p in list_images(media)]
     except OSError:
         return None
     return names if len(names) == item.frame_count else None
 
 
 def dataset_from_project(project: Project, item_ids: list[int] | None = None) -> Dataset:
-    """The project's labels, items, objects and masks as a Dataset (reads only)."""
+    """The project's labels, items, objects and masks as a Dataset (reads only).
+
+    Item paths are the media's paths (absolute for a project file), `ref` the stored path and the
+    dataset's root the project's media folder, so exports name images relative to it.
+    """
     labels = [LabelData(label.name, label.color) for label in project.labels]
     label_names = {label.id: label.name for label in project.labels}
     items = []
     for item in project.items:
         if item_ids is not None and item.id not in item_ids:
             continue
-        data = ItemData(item.path, item.width, item.height, item.kind, item.frame_count, item.fps)
-        data.frame_names = _frame_names(item)
+        media = media_file(project, item.path)
+        data = ItemData(str(media), item.width, item.height, item.kind, item.frame_count, item.fps, ref=item.path)
+        data.frame_names = _frame_names(item, media)
         for obj in project.objects(item.id):
             masks = {}
             for frame in project.mask_frames(obj.id):
@@ -53,7 +91,8 @@ def dataset_from_project(project: Project, item_ids: list[int] | None = None) ->
             label = label_names.get(obj.label_id) if obj.label_id is not None else None
             data.objects.append(ObjectData(obj.name, label, masks, obj.color, obj.id))
         items.append(data)
-    return Dataset(labels, items)
+    root = media_root(project)
+    return Dataset(labels, items, root=str(root) if root else None)
 
 
 def _check_item(existing: Item | None, data: ItemData, where: str) -> None:
@@ -72,56 +111,95 @@ def _check_item(existing: Item | None, data: ItemData, where: str) -> None:
 
 @dataclass(frozen=True)
 class ImportDataset:
-    """Add a dataset's labels, items, objects and masks as one step; returns the number of masks."""
+    """Add a dataset's labels, objects and masks (and new items) as one step; returns an ImportReport.
+
+    `targets[i]` says where the objects of `dataset.items[i]` go (see matching.place_items).
+    """
 
     dataset: Dataset
+    targets: tuple[Target, ...]
     source: str = ""
-    match_items: bool = True
+    missing: tuple[str, ...] = ()
 
     @property
     def description(self) -> str:
         """Undo-menu text."""
         return f"Import {Path(self.source).name}" if self.source else "Import annotations"
 
-    def run(self, project: Project, apply: Any) -> int:
+    def run(self, project: Project, apply: Any) -> ImportReport:
         """Plan and apply."""
         label_ids = {label.name: label.id for label in project.labels}
         for label in self.dataset.labels:
             name = label.name.strip()
             if name and name not in label_ids:
                 label_ids[name] = AddLabel(name, label.color).run(project, apply).id
-        by_path = {item.path: item for item in project.items} if self.match_items else {}
-        count = 0
-        for data in self.dataset.items:
-            item = by_path.get(data.path)
-            if item is None:
-                add = AddItem(data.path, data.kind, data.width, data.height, data.frame_count, data.fps)
-                item = add.run(project, apply)
-                if self.match_items:
-                    by_path[data.path] = item
+        added: dict[AddItem, int] = {}
+        matched: set[int] = set()
+        masks = objects = 0
+        for data, target in zip(self.dataset.items, self.targets, strict=True):
+            if target is None:
+                continue
+            if isinstance(target, AddItem):
+                if target not in added:
+                    added[target] = target.run(project, apply).id
+                item_id = added[target]
+            else:
+                item_id = target
+                matched.add(item_id)
             for obj in data.objects:
                 name = (obj.label or "").strip()
                 if name and name not in label_ids:
                     label_ids[name] = AddLabel(name).run(project, apply).id
-                label_id = label_ids[name] if name else None
-                created = AddObject(item.id, label_id, obj.name, obj.color).run(project, apply)
+                created = AddObject(item_id, label_ids[name] if name else None, obj.name, obj.color).run(project, apply)
+                objects += 1
                 for frame, mask in sorted(obj.masks.items()):
                     SetMask(created.id, frame, mask, source="imported").run(project, apply)
-                    count += 1
-        return count
+                    masks += 1
+        return ImportReport(masks, objects, len(matched), len(added), self.missing)
 
 
-def import_dataset(project: Project, dataset: Dataset, source: str = "", progress: Progress = no_progress) -> int:
-    """Check a dataset against the project, then add it in one undoable step; returns the mask count."""
-    existing = {item.path: item for item in project.items}
-    for data in dataset.items:
-        _check_item(existing.get(data.path), data, source or "<import>")
+def _refuse_missing(placement: Placement, source: str, root: Path | None) -> None:
+    report = ImportReport(missing=tuple(placement.missing))
+    where = f" in {root}" if root else ""
+    count = len(placement.missing)
+    problem = f"{count} image{'s' if count > 1 else ''} it names {'are' if count > 1 else 'is'} not{where}: "
+    raise FormatError(source, "", problem + report.missing_text() + " (import without 'strict' to take the rest)")
+
+
+def import_dataset(
+    project: Project,
+    dataset: Dataset,
+    source: str = "",
+    progress: Progress = no_progress,
+    strict: bool = False,
+    new_items: NewItems = "in_folder",
+) -> ImportReport:
+    """Match a dataset to the project's items, check it, then add it in one undoable step.
+
+    Images the dataset names that are neither project items nor media below the project's folder
+    are skipped and listed in the report; with `strict` they refuse the import (FormatError).
+    """
+    where = source or "<import>"
+    placement = place_items(project, dataset, new_items)
+    if placement.missing and strict:
+        _refuse_missing(placement, where, media_root(project))
+    for data, target in zip(dataset.items, placement.targets, strict=True):
+        if target is not None:
+            _check_item(_size_of(project, target), data, where)
     total = dataset.mask_count()
     progress(0, total)
-    count = project.execute(ImportDataset(dataset, source))
+    command = ImportDataset(dataset, tuple(placement.targets), source, tuple(placement.missing))
+    report: ImportReport = project.execute(command)
     progress(total, total)
-    log.info("imported %d masks from %s", count, source or "<dataset>")
-    return int(count)
+    log.info("%s from %s", report.summary(), source or "<dataset>")
+    return report
+
+
+def _size_of(project: Project, target: Target) -> Item | None:
+    """The item (or the item about to be added) whose size the masks must fit."""
+    if isinstance(target, AddItem):
+        return Item(0, target.path, target.kind, target.width, target.height, target.frame_count, target.fps)
+    return project.item(target) if target is not None else None
 
 
 def read_project(path: Path) -> Dataset:
@@ -141,7 +219,7 @@ def write_project(dataset: Dataset, path: Path, progress: Progress = no_progress
     else:
         project = _create_checked(dataset, path)
     try:
-        import_dataset(project, dataset, str(path), progress)
+        import_dataset(project, dataset, str(path), progress, new_items="all")
     finally:
         project.close()
     return path
@@ -151,6 +229,7 @@ def _create_checked(dataset: Dataset, path: Path) -> Project:
     for data in dataset.items:
         _check_item(None, data, str(path))
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         return Project.create(path)
     except OSError as error:
         raise ProjectError(path, f"cannot be created: {error}") from error

@@ -6,7 +6,9 @@ One file for a whole dataset:
  "items": [{"path": "img.jpg", "kind": "image", "width": W, "height": H, "frame_count": 1, "fps": 0,
             "objects": [{"id": 3, "name": "cat 1", "label": "cat", "color": "#...",
                          "masks": [{"frame": 0, "rle": {"size": [H, W], "counts": "..."}}]}]}]}
-Paths are relative to the file's folder when possible. Bit-exact round trip.
+Paths are relative to the image root (the project's folder; see `common.image_ref`); an import
+looks them up below the image root given, else the file's folder or one above it. Bit-exact
+round trip; objects without a label keep `"label": null`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from annotator.document.model import color_from_hex, color_to_hex
-from annotator.io.common import Progress, Reader, load_json, no_progress, relative_path, resolve, write_json_atomic
-from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
+from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
 from annotator.io.rle import mask_to_rle, parse_rle
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def rle_dict(dataset: Dataset, root: Path, progress: Progress = no_progress) -> 
     items = []
     for done, item in enumerate(dataset.items, 1):
         entry: dict[str, Any] = {
-            "path": relative_path(item.path, root),
+            "path": image_ref(item.path, root),
             "kind": item.kind,
             "width": item.width,
             "height": item.height,
@@ -55,10 +57,10 @@ def rle_dict(dataset: Dataset, root: Path, progress: Progress = no_progress) -> 
     return {"format": FORMAT, "version": VERSION, "labels": labels, "items": items}
 
 
-def write_rle_json(dataset: Dataset, path: Path, progress: Progress = no_progress) -> Path:
-    """Write the RLE JSON file; returns its path."""
+def write_rle_json(dataset: Dataset, path: Path, progress: Progress = no_progress, root: Path | None = None) -> Path:
+    """Write the RLE JSON file, media named below `root`; returns its path."""
     path = Path(path)
-    write_json_atomic(path, rle_dict(dataset, path.parent, progress))
+    write_json_atomic(path, rle_dict(dataset, image_root(dataset, root, path.parent), progress))
     return path
 
 
@@ -94,13 +96,15 @@ def _parse_object(reader: Reader, value: Any, element: str, item: ItemData, labe
     return obj
 
 
-def _parse_item(reader: Reader, value: Any, element: str, root: Path, labels: set[str]) -> ItemData:
+def _parse_item(reader: Reader, value: Any, element: str, lookup: MediaLookup, labels: set[str]) -> ItemData:
     entry = reader.check(value, dict, element)
     kind = reader.get(entry, "kind", str, element)
     if kind not in ("image", "video"):
         raise reader.fail(f"{element}.kind", f"must be 'image' or 'video', not '{kind}'")
+    ref = reader.get(entry, "path", str, element)
     item = ItemData(
-        path=resolve(root, reader.get(entry, "path", str, element)),
+        path=str(lookup.find(ref, reader.path.parent)),
+        ref=ref,
         width=reader.integer(reader.get(entry, "width", int, element), f"{element}.width", minimum=1),
         height=reader.integer(reader.get(entry, "height", int, element), f"{element}.height", minimum=1),
         kind=kind,
@@ -113,8 +117,8 @@ def _parse_item(reader: Reader, value: Any, element: str, root: Path, labels: se
     return item
 
 
-def read_rle_json(path: Path) -> Dataset:
-    """Read an RLE JSON file (FormatError on anything invalid)."""
+def read_rle_json(path: Path, images_root: Path | None = None) -> Dataset:
+    """Read an RLE JSON file (FormatError when invalid); media below `images_root` (default: its folder or above)."""
     path = Path(path)
     reader = Reader(path)
     data = reader.check(load_json(path), dict, "")
@@ -126,8 +130,9 @@ def read_rle_json(path: Path) -> Dataset:
         name = reader.get(entry, "name", str, f"labels[{index}]")
         labels.append(LabelData(name, _color(reader, entry.get("color"), f"labels[{index}].color")))
     names = {label.name for label in labels}
+    lookup = MediaLookup(images_root)
     items = [
-        _parse_item(reader, raw, f"items[{i}]", path.parent, names)
+        _parse_item(reader, raw, f"items[{i}]", lookup, names)
         for i, raw in enumerate(reader.get(data, "items", list, ""))
     ]
-    return Dataset(labels, items)
+    return Dataset(labels, items, root=lookup.root_or(path.parent))

@@ -1,12 +1,15 @@
 """YOLO segmentation: one txt per image, a line "CLASS x1 y1 x2 y2 ..." (normalised) per polygon.
 
 Export layout: OUT/labels/STEM.txt (video frames: OUT/labels/STEM/FRAME.txt), OUT/classes.txt
-(one name per line, class index = line number from 0) and OUT/data.yaml (`names:` list). A
+(one name per line, class index = line number from 0) and OUT/data.yaml (`names:` list). YOLO
+names no image: a label file goes with the image of its stem. Objects without a label have no
+class and are left out (`Dataset.with_unlabelled` names them first when the user asks). A
 polygon with holes is written as one ring with the holes spliced in (cv2.fillPoly fills it
 even-odd); each part of a multi-part object is its own line, so the import, which cannot know
 what belonged together, makes one object per line.
 Import: txt files under SRC/labels (or SRC), names from classes.txt / obj.names / data.yaml, and
-images paired by stem in the images folder (option; default SRC/images): YOLO needs the size.
+images paired by stem in the images folder (option; default SRC/images): YOLO needs the size, so
+a label file without its image is refused, or with `check_media` off listed in `Dataset.missing`.
 """
 
 from __future__ import annotations
@@ -28,14 +31,13 @@ from annotator.io.polygons import DEFAULT_TOLERANCE, mask_to_polygons
 
 log = logging.getLogger(__name__)
 
-UNLABELED = "object"
-
 
 def class_names(dataset: Dataset) -> list[str]:
-    """Class names in index order (labels, then 'object' when some object has no label)."""
+    """Class names in index order (the labels, then any other label name that objects use)."""
     names = dataset.label_names()
-    if any(obj.label is None for item in dataset.items for obj in item.objects) and UNLABELED not in names:
-        names.append(UNLABELED)
+    for name in (obj.label for item in dataset.items for obj in item.objects):
+        if name and name not in names:
+            names.append(name)
     return names
 
 
@@ -43,13 +45,13 @@ def _lines(item: ItemData, frame: int, classes: dict[str, int], tolerance: float
     lines = []
     for obj in item.objects:
         mask = obj.masks.get(frame)
-        if mask is None or mask.is_empty:
+        if not obj.label or mask is None or mask.is_empty:
             continue
         x0, y0, _, _ = mask.bbox
         for ring in mask_to_polygons(mask.crop, "center", tolerance, holes="keyhole"):
             coords = (ring + np.array([x0, y0])) / np.array([item.width, item.height])
             values = " ".join(f"{v:.6f}" for v in np.clip(coords, 0, 1).reshape(-1))
-            lines.append(f"{classes[obj.label or UNLABELED]} {values}")
+            lines.append(f"{classes[obj.label]} {values}")
     return lines
 
 
@@ -58,6 +60,8 @@ def write_yolo(
 ) -> Path:
     """Write YOLO segmentation labels, classes.txt and data.yaml into folder `out`."""
     out = Path(out)
+    if dataset.unlabelled_count():
+        log.info("%s: %d objects without a label were left out", out, dataset.unlabelled_count())
     names = class_names(dataset)
     classes = {name: index for index, name in enumerate(names)}
     for done, item in enumerate(dataset.items, 1):
@@ -138,16 +142,21 @@ def parse_yolo_lines(path: Path, text: str, names: list[str], size: tuple[int, i
     return objects
 
 
-def read_yolo(src: Path, images: Path | None = None, progress: Progress = no_progress) -> Dataset:
-    """Read YOLO segmentation labels (images paired by stem; FormatError when one is missing)."""
+def read_yolo(
+    src: Path, images: Path | None = None, progress: Progress = no_progress, check_media: bool = True
+) -> Dataset:
+    """Read YOLO segmentation labels (images paired by stem; a missing one is an error, or listed in `missing`)."""
     src = Path(src)
     names = read_names(src)
     labels_dir = src / "labels" if (src / "labels").is_dir() else src
     images_dir = Path(images) if images else src / "images"
     files = sorted(p for p in labels_dir.glob("*.txt") if p.name != "classes.txt")
-    dataset = Dataset([LabelData(n) for n in names])
+    dataset = Dataset([LabelData(n) for n in names], root=str(images_dir))
     for done, path in enumerate(files, 1):
         media = find_image(images_dir, path.stem)
+        if media is None and not check_media:
+            dataset.missing.append(f"{path.stem}.*")
+            continue
         if media is None:
             raise FormatError(path, "", f"no image named {path.stem}.* in {images_dir}")
         width, height = image_size(media)
@@ -155,7 +164,7 @@ def read_yolo(src: Path, images: Path | None = None, progress: Progress = no_pro
             text = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise FormatError(path, "", f"cannot be read ({error})") from error
-        item = ItemData(str(media), width, height)
+        item = ItemData(str(media), width, height, ref=media.name)
         item.objects = parse_yolo_lines(path, text, names, (height, width))
         dataset.items.append(item)
         progress(done, len(files))

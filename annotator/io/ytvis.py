@@ -4,7 +4,9 @@
  "categories": [{"id", "name"}],
  "annotations": [{"id", "video_id", "category_id", "iscrowd": 0,
                   "segmentations": [RLE | null per frame], "areas": [...], "bboxes": [[x, y, w, h] | null]}]}
-Image items are written as one-frame videos. File names are relative to the JSON's folder.
+Image items are written as one-frame videos. File names are relative to the image root (the
+project's folder); an import looks them up below the image root given, else the JSON's folder or
+one above it. Objects without a label have no category and are left out.
 """
 
 from __future__ import annotations
@@ -13,18 +15,25 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from annotator.io.coco import DEFAULT_OPTIONS, CocoOptions, category_table, parse_segmentation, segmentation_of
-from annotator.io.common import Progress, Reader, load_json, no_progress, relative_path, resolve, write_json_atomic
-from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
+from annotator.io.coco import (
+    DEFAULT_OPTIONS,
+    CocoOptions,
+    category_table,
+    log_unlabelled,
+    parse_segmentation,
+    segmentation_of,
+)
+from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
 
 log = logging.getLogger(__name__)
 
 
 def _video_entry(video_id: int, item: ItemData, root: Path) -> dict:
     if item.kind == "image":
-        names = [relative_path(item.path, root)]
+        names = [image_ref(item.path, root)]
     else:
-        base = relative_path(item.path, root)
+        base = image_ref(item.path, root)
         names = [f"{base}/{Path(item.frame_name(f)).name}" for f in range(item.frame_count)]
     entry = {"id": video_id, "width": item.width, "height": item.height, "length": len(names)}
     entry.update(file_names=names, fps=item.fps)
@@ -39,7 +48,7 @@ def ytvis_dict(
     videos, annotations = [], []
     for video_id, item in enumerate(dataset.items, 1):
         videos.append(_video_entry(video_id, item, root))
-        for obj in item.objects:
+        for obj in (o for o in item.objects if o.label):
             segs, areas, boxes = [], [], []
             for frame in range(item.frame_count):
                 mask = obj.masks.get(frame)
@@ -65,15 +74,22 @@ def ytvis_dict(
 
 
 def write_ytvis(
-    dataset: Dataset, path: Path, options: CocoOptions = DEFAULT_OPTIONS, progress: Progress = no_progress
+    dataset: Dataset,
+    path: Path,
+    options: CocoOptions = DEFAULT_OPTIONS,
+    progress: Progress = no_progress,
+    root: Path | None = None,
 ) -> Path:
-    """Write a YouTube-VIS JSON file; returns its path."""
+    """Write a YouTube-VIS JSON file, frames named below `root`; returns its path."""
     path = Path(path)
-    write_json_atomic(path, ytvis_dict(dataset, path.parent, options, progress))
+    log_unlabelled(dataset, path)
+    write_json_atomic(path, ytvis_dict(dataset, image_root(dataset, root, path.parent), options, progress))
     return path
 
 
-def _parse_video(reader: Reader, entry: Any, element: str, root: Path, check_media: bool) -> tuple[int, ItemData]:
+def _parse_video(
+    reader: Reader, entry: Any, element: str, lookup: MediaLookup, check_media: bool
+) -> tuple[int, ItemData]:
     video = reader.check(entry, dict, element)
     video_id = reader.integer(reader.get(video, "id", int, element), f"{element}.id")
     width = reader.integer(reader.get(video, "width", int, element), f"{element}.width", minimum=1)
@@ -82,16 +98,19 @@ def _parse_video(reader: Reader, entry: Any, element: str, root: Path, check_med
     names = [reader.check(n, str, f"{element}.file_names") for n in reader.get(video, "file_names", list, element)]
     if not names:
         raise reader.fail(f"{element}.file_names", "lists no frame")
+    found = [lookup.find(name, reader.path.parent) for name in names]
     if check_media:
-        for name in names:
-            if not Path(resolve(root, name)).exists():
+        for name, path in zip(names, found, strict=True):
+            if not path.exists():
+                folders = " or ".join(str(f) for f in lookup.folders(reader.path.parent)[:2])
                 raise reader.fail(
-                    f"{element}.file_names", f"the image '{name}' is listed but absent (looked in {root})"
+                    f"{element}.file_names", f"the image '{name}' is listed but absent (looked in {folders})"
                 )
     fps = reader.number(reader.opt(video, "fps", (int, float), element, 0.0), f"{element}.fps")
     if len(names) == 1:
-        return video_id, ItemData(resolve(root, names[0]), width, height)
-    item = ItemData(resolve(root, str(Path(names[0]).parent)), width, height, "video", len(names), fps)
+        return video_id, ItemData(str(found[0]), width, height, ref=names[0])
+    folder = Path(names[0].replace("\\", "/")).parent.as_posix()
+    item = ItemData(str(found[0].parent), width, height, "video", len(names), fps, ref=folder)
     item.frame_names = [Path(n).name for n in names]
     return video_id, item
 
@@ -117,11 +136,11 @@ def _parse_track(reader: Reader, entry: Any, element: str, videos: dict, categor
 
 
 def read_ytvis(path: Path, images_root: Path | None = None, check_media: bool = True) -> Dataset:
-    """Read a YouTube-VIS file (FormatError on anything invalid); frames under `images_root`."""
+    """Read a YouTube-VIS file (FormatError when invalid); frames below `images_root` (default: its folder or above)."""
     path = Path(path)
     reader = Reader(path)
     data = reader.check(load_json(path), dict, "")
-    root = Path(images_root) if images_root else path.parent
+    lookup = MediaLookup(images_root)
     categories: dict[int, str] = {}
     labels: list[LabelData] = []
     for index, raw in enumerate(reader.get(data, "categories", list, "")):
@@ -131,10 +150,10 @@ def read_ytvis(path: Path, images_root: Path | None = None, check_media: bool = 
         if categories[cat_id] not in [lab.name for lab in labels]:
             labels.append(LabelData(categories[cat_id]))
     videos = dict(
-        _parse_video(reader, raw, f"videos[{i}]", root, check_media)
+        _parse_video(reader, raw, f"videos[{i}]", lookup, check_media)
         for i, raw in enumerate(reader.get(data, "videos", list, ""))
     )
     for index, raw in enumerate(reader.get(data, "annotations", list, "")):
         video_id, obj = _parse_track(reader, raw, f"annotations[{index}]", videos, categories)
         videos[video_id].objects.append(obj)
-    return Dataset(labels, list(videos.values()))
+    return Dataset(labels, list(videos.values()), root=lookup.root_or(path.parent))

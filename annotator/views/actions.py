@@ -32,14 +32,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("new_object", "&New Object (accept)", "N", "fa5s.plus-square", "Edit", "session.new_object"),
     ActionSpec("accept", "Accept Object", "Return", "fa5s.check", "Edit", "session.new_object"),
     ActionSpec("cycle", "Next &Candidate Mask", "Tab", "fa5s.sync", "Edit", "session.cycle_candidate"),
-    ActionSpec("delete_object", "&Delete Object", "Delete", "fa5s.trash", "Edit", "delete_object"),
-    ActionSpec("merge_objects", "&Merge Selected Objects", "Ctrl+M", "fa5s.object-group", "Edit", "merge_objects"),
-    ActionSpec("copy_previous", "Copy Objects from &Previous", "Ctrl+Shift+V", "fa5s.clone", "Edit", "copy_previous"),
+    ActionSpec("delete_object", "&Delete Object", "Delete", "fa5s.trash", "Edit", "edits.delete_object"),
+    ActionSpec(
+        "merge_objects", "&Merge Selected Objects", "Ctrl+M", "fa5s.object-group", "Edit", "edits.merge_objects"
+    ),
+    ActionSpec(
+        "copy_previous", "Copy Objects from &Previous", "Ctrl+Shift+V", "fa5s.clone", "Edit", "edits.copy_previous"
+    ),
     ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "session.fill_holes"),
     ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "session.remove_islands"),
-    ActionSpec("move_up", "Move Object &Up", "Ctrl+Up", "fa5s.arrow-up", "Edit", "move_object_up"),
-    ActionSpec("move_down", "Move Object Do&wn", "Ctrl+Down", "fa5s.arrow-down", "Edit", "move_object_down"),
-    ActionSpec("toggle_lock", "&Lock/Unlock Object", "L", "fa5s.lock", "Edit", "toggle_lock"),
+    ActionSpec("move_up", "Move Object &Up", "Ctrl+Up", "fa5s.arrow-up", "Edit", "edits.move_object_up"),
+    ActionSpec("move_down", "Move Object Do&wn", "Ctrl+Down", "fa5s.arrow-down", "Edit", "edits.move_object_down"),
+    ActionSpec("toggle_lock", "&Lock/Unlock Object", "L", "fa5s.lock", "Edit", "edits.toggle_lock"),
     ActionSpec("tool_point", "&Point Tool", "P", "fa5s.mouse-pointer", "Tools", "use_point_tool", True),
     ActionSpec("tool_box", "&Box Tool", "B", "fa5s.vector-square", "Tools", "use_box_tool", True),
     ActionSpec("tool_brush", "B&rush", "D", "fa5s.paint-brush", "Tools", "use_brush_tool", True),
@@ -53,14 +57,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_out", "Zoom &Out", "-", "fa5s.search-minus", "View", "zoom_out"),
     ActionSpec("next_item", "&Next Image", "Right", "fa5s.arrow-right", "Navigate", "next_item"),
     ActionSpec("previous_item", "&Previous Image", "Left", "fa5s.arrow-left", "Navigate", "previous_item"),
-    ActionSpec("toggle_done", "Mark &Done", "Ctrl+D", "fa5s.check-circle", "Navigate", "toggle_done"),
+    ActionSpec("toggle_done", "Mark &Done", "Ctrl+D", "fa5s.check-circle", "Navigate", "edits.toggle_done"),
     ActionSpec("next_frame", "Next &Frame", ".", "fa5s.step-forward", "Video", "next_frame"),
     ActionSpec("previous_frame", "Previous F&rame", ",", "fa5s.step-backward", "Video", "previous_frame"),
     ActionSpec("first_frame", "F&irst Frame", "Home", "fa5s.fast-backward", "Video", "timeline.first_frame"),
     ActionSpec("last_frame", "&Last Frame", "End", "fa5s.fast-forward", "Video", "timeline.last_frame"),
     ActionSpec("next_keyframe", "Next &Keyframe", "Ctrl+.", "fa5s.key", "Video", "timeline.next_keyframe"),
     ActionSpec("previous_keyframe", "Previous Keyframe", "Ctrl+,", "fa5s.key", "Video", "timeline.previous_keyframe"),
-    ActionSpec("copy_forward", "Copy Mask to Next &Frames…", "Ctrl+Shift+F", "fa5s.copy", "Video", "copy_mask_forward"),
+    ActionSpec(
+        "copy_forward", "Copy Mask to Next &Frames…", "Ctrl+Shift+F", "fa5s.copy", "Video", "edits.copy_mask_forward"
+    ),
     ActionSpec("play", "&Play / Pause", "K", "fa5s.play", "Video", "timeline.toggle_play"),
     ActionSpec(
         "propagate_forward", "Propagate &Forward", "Ctrl+Shift+Right", "fa5s.arrow-right", "Video", "propagate_forward"

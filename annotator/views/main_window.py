@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDockWidget,
     QFileDialog,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListView,
@@ -39,8 +38,7 @@ from PySide6.QtWidgets import (
 
 from annotator import __version__
 from annotator.bridge import EngineBridge
-from annotator.document import MergeObjects, MoveObject, Project, RemoveObject, UpdateItem, UpdateObject
-from annotator.document.copying import plan_copy_forward, plan_copy_objects
+from annotator.document import Project
 from annotator.document.store import SUFFIX
 from annotator.errors import AnnotatorError, ProjectError
 from annotator.io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
@@ -51,6 +49,7 @@ from annotator.views.canvas import CanvasView, Tool
 from annotator.views.labels_panel import LabelsPanel
 from annotator.views.layer_list import LayerListModel, ObjectIdRole
 from annotator.views.model_panel import ModelPanel
+from annotator.views.object_edits import ObjectEdits
 from annotator.views.propagation import PropagationController
 from annotator.views.session import AnnotationSession
 from annotator.views.timeline import Timeline
@@ -90,6 +89,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         self.propagation = PropagationController(self.bridge)
         self.actions: dict[str, QAction] = {}
+        self.edits = ObjectEdits(self)
         self._build_docks()
         self._build_actions()
         self._build_status()
@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.opacity_slider)
         for number in range(1, 10):
             shortcut = QShortcut(QKeySequence(str(number)), self)
-            shortcut.activated.connect(lambda n=number: self.assign_label_number(n))
+            shortcut.activated.connect(lambda n=number: self.edits.assign_label_number(n))
 
     def _build_status(self) -> None:
         self.engine_status = QLabel("engine: starting…")
@@ -175,9 +175,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.label_status)
         self.statusBar().addPermanentWidget(self.timing_status)
         self.statusBar().addPermanentWidget(self.engine_status)
-        self._show_new_label()
+        self.show_new_label()
 
-    def _show_new_label(self) -> None:
+    def show_new_label(self) -> None:
+        """Show in the status bar which label new objects get."""
         label_id = self.session.label_id
         name = None
         if self.project is not None and label_id is not None:
@@ -189,12 +190,12 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.navigator.currentRowChanged.connect(self._show_row)
         self.layer_view.selectionModel().currentChanged.connect(self._layer_selected)
-        self.session.selection_changed.connect(self._sync_layer_selection)
+        self.session.selection_changed.connect(self.sync_layer_selection)
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.session.failed.connect(self.banner.show_message)
         self.session.item_changed.connect(lambda _item: self.banner.dismiss())
         self.session.timing.connect(lambda what, ms: self.timing_status.setText(f"{what}: {ms:.0f} ms"))
-        self.labels_panel.assign_requested.connect(self.assign_label)
+        self.labels_panel.assign_requested.connect(self.edits.assign_label)
         self.labels_panel.failed.connect(self.banner.show_message)
         self.labels_panel.list.currentItemChanged.connect(self._label_highlighted)
         self.model_panel.status_changed.connect(self.engine_status.setText)
@@ -272,7 +273,7 @@ class MainWindow(QMainWindow):
             self.session.show_item(None)
             self.layers.set_item(None)
             self.timeline_dock.hide()
-        self._show_new_label()
+        self.show_new_label()
         self._update_undo_actions()
 
     def _on_store_failed(self, message: str) -> None:
@@ -372,10 +373,12 @@ class MainWindow(QMainWindow):
         from annotator.views.export_dialog import run_import_dialog
 
         if self.project is not None:
-            count = run_import_dialog(self, self.project)
-            if count:
+            report = run_import_dialog(self, self.project)
+            if report is not None and (report.masks or report.items_added):
                 self.set_project(self.project, self.session.item.path if self.session.item else None)
-                self.statusBar().showMessage(f"imported {count} masks", 8000)
+            if report is not None:  # after set_project's own messages
+                summary = report.summary()
+                self.statusBar().showMessage(summary[:1].upper() + summary[1:], 15000)
 
     def choose_label_set(self) -> None:
         """Load labels from a text or JSON file."""
@@ -405,45 +408,6 @@ class MainWindow(QMainWindow):
             return True
         except AnnotatorError:
             return False
-
-    def delete_object(self) -> None:
-        """Delete the selected objects."""
-        for object_id in self._selected_ids():
-            self._execute(RemoveObject(object_id))
-
-    def merge_objects(self) -> None:
-        """Merge the selected objects into the first."""
-        ids = self._selected_ids()
-        if len(ids) < 2:
-            self.statusBar().showMessage("merge: select two or more objects in the Objects list (Ctrl+click)", 8000)
-            return
-        assert self.project is not None
-        target = self.project.object(ids[0])
-        before = len(self.project.objects(target.item_id))
-        self._execute(MergeObjects(ids[0], tuple(ids[1:])))
-        if len(self.project.objects(target.item_id)) < before:
-            self.statusBar().showMessage(f"merged {len(ids)} objects into {target.name}", 8000)
-
-    def move_object_up(self) -> None:
-        """Move the selected object one place up the layer list."""
-        self._move_selected(-1)
-
-    def move_object_down(self) -> None:
-        """Move the selected object one place down the layer list."""
-        self._move_selected(1)
-
-    def _move_selected(self, delta: int) -> None:
-        object_id = self.session.selected
-        if self.project is not None and object_id is not None:
-            row = self.layers.row_of(object_id)
-            self._execute(MoveObject(object_id, max(0, row + delta)))
-            self._sync_layer_selection(object_id)
-
-    def toggle_lock(self) -> None:
-        """Lock or unlock the selected object."""
-        if self.project is not None and self.session.selected is not None:
-            obj = self.project.object(self.session.selected)
-            self._execute(UpdateObject(obj.id, locked=not obj.locked))
 
     def use_point_tool(self) -> None:
         """Clicks make points."""
@@ -487,51 +451,6 @@ class MainWindow(QMainWindow):
         """Go to the previous image."""
         self.navigator.setCurrentRow(max(self.navigator.currentRow() - 1, 0))
 
-    def copy_previous(self) -> None:
-        """Copy the objects of the previous frame (video) or image onto the one on screen (one undo step)."""
-        session = self.session
-        if self.project is None or session.item is None:
-            return
-        if session.item.kind == "video":
-            source = (session.item.id, session.frame - 1)
-            where = f"frame {session.frame - 1}"
-        else:
-            row = self.navigator.currentRow()
-            source = (self.project.items[row - 1].id, 0) if row > 0 else (session.item.id, -1)
-            where = display_name(self.project, self.project.items[row - 1].path) if row > 0 else ""
-        if source[1] < 0:
-            self.statusBar().showMessage("copy: there is no previous image or frame", 8000)
-            return
-        plan = plan_copy_objects(self.project, source, (session.item.id, session.frame))
-        if plan is None:
-            self.statusBar().showMessage(f"copy: nothing new to copy from {where}", 8000)
-            return
-        self._execute(plan)
-        self.statusBar().showMessage(f"copied {len(plan.commands)} objects from {where} (one undo step)", 8000)
-
-    def copy_mask_forward(self) -> None:
-        """Copy the selected object's mask on this frame to the next N frames, as keyframes."""
-        session = self.session
-        if self.project is None or session.item is None or session.item.kind != "video" or session.selected is None:
-            self.statusBar().showMessage("copy forward: select an object on a video frame first", 8000)
-            return
-        count, ok = QInputDialog.getInt(self, "Copy mask forward", "Copy to the next frames:", 10, 1, 100000)
-        if not ok:
-            return
-        plan = plan_copy_forward(self.project, session.selected, session.frame, count)
-        if plan is None:
-            self.statusBar().showMessage("copy forward: no mask here, or the next frames are all keyframes", 8000)
-            return
-        self._execute(plan)
-        self.timeline.reload_tracks()
-        self.statusBar().showMessage(f"copied the mask to {len(plan.commands)} frames (one undo step)", 8000)
-
-    def toggle_done(self) -> None:
-        """Mark the current image done (or not)."""
-        if self.project is not None and self.session.item is not None:
-            item = self.project.item(self.session.item.id)
-            self._execute(UpdateItem(item.id, done=not item.done))
-
     def show_help(self) -> None:
         """The shortcut list, in a scrolling dialog that fits any screen."""
         dialog = QDialog(self)
@@ -569,7 +488,7 @@ class MainWindow(QMainWindow):
         if self.project is None or session.item is None or session.frames is None:
             self.statusBar().showMessage("propagation needs a video on screen", 8000)
             return False
-        ids = self._selected_ids() or [obj.id for obj in self.project.objects(session.item.id)]
+        ids = self.edits.selected_ids() or [obj.id for obj in self.project.objects(session.item.id)]
         return self.propagation.start(self.project, session.item.id, session.frames, session.frame, ids, direction)  # type: ignore[arg-type]
 
     def propagate_forward(self) -> None:
@@ -593,40 +512,18 @@ class MainWindow(QMainWindow):
         self._update_undo_actions()
 
     # -- labels, layers, helpers ----------------------------------------------------------------
-    def assign_label_number(self, number: int) -> None:
-        """Give the selected object the label numbered `number` (1-based)."""
-        if self.project is not None and 0 < number <= len(self.project.labels):
-            self.assign_label(self.project.labels[number - 1].id)
-
-    def assign_label(self, label_id: int) -> None:
-        """Give the selected objects a label (and use it for new objects, as the status bar shows)."""
-        self.session.label_id = label_id
-        self._show_new_label()
-        selected = self._selected_ids()
-        for object_id in selected:
-            self._execute(UpdateObject(object_id, label_id=label_id))
-        name = self.project.label(label_id).name if self.project else ""
-        if not selected:
-            self.statusBar().showMessage(f"no object selected: new objects will be labelled {name}", 8000)
-
     def _label_highlighted(self, current: QListWidgetItem | None, _previous: Any) -> None:
         if current is not None:
             self.session.label_id = int(current.data(Qt.ItemDataRole.UserRole))
-            self._show_new_label()
-
-    def _selected_ids(self) -> list[int]:
-        rows = sorted(index.row() for index in self.layer_view.selectionModel().selectedRows())
-        ids = [self.layers.object_at(r).id for r in rows if self.layers.object_at(r) is not None]  # type: ignore[union-attr]
-        if not ids and self.session.selected is not None:
-            ids = [self.session.selected]
-        return ids
+            self.show_new_label()
 
     def _layer_selected(self, current: Any, _previous: Any) -> None:
         object_id = current.data(ObjectIdRole) if current.isValid() else None
         if object_id != self.session.selected:
             self.session.select(object_id)
 
-    def _sync_layer_selection(self, object_id: int | None) -> None:
+    def sync_layer_selection(self, object_id: int | None) -> None:
+        """Select `object_id`'s row in the Objects list (none: clear the selection)."""
         row = -1 if object_id is None else self.layers.row_of(object_id)
         selection = self.layer_view.selectionModel()
         if row < 0:
@@ -645,15 +542,6 @@ class MainWindow(QMainWindow):
         self.actions["redo"].setEnabled(bool(history and history.can_redo))
         self.actions["undo"].setText(f"&Undo {history.undo_description}" if history else "&Undo")
         self.actions["redo"].setText(f"&Redo {history.redo_description}" if history else "&Redo")
-
-    def _execute(self, command: Any) -> Any:
-        if self.project is None:
-            return None
-        try:
-            return self.project.execute(command)
-        except AnnotatorError as error:
-            self.statusBar().showMessage(str(error), 8000)
-            return None
 
     def show_error(self, error: BaseException) -> None:
         """Show a domain error in the banner over the canvas, where it stays until the user acts."""

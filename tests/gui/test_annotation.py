@@ -140,7 +140,7 @@ def test_labels_layers_and_candidates(qtbot, window, tmp_path, shared_data) -> N
     _click(window, 140, 200)
     qtbot.waitUntil(lambda: window.layers.rowCount() == 1, timeout=5000)
     obj = _objects(window)[0]
-    window.assign_label_number(1)
+    window.edits.assign_label_number(1)
     assert window.project.object(obj.id).label_id == window.project.labels[0].id
     assert "teddy" in window.layers.data(window.layers.index(0))
     full = window.project.mask(obj.id).area
@@ -159,16 +159,16 @@ def test_labels_layers_and_candidates(qtbot, window, tmp_path, shared_data) -> N
     qtbot.waitUntil(lambda: window.layers.rowCount() == 2, timeout=5000)
     second = _objects(window)[1]
     assert window.session.selected == second.id
-    window.move_object_up()
+    window.edits.move_object_up()
     assert [o.id for o in _objects(window)] == [second.id, obj.id]
     assert window.layers.object_at(0).id == second.id
     window.undo()
     assert [o.id for o in _objects(window)] == [obj.id, second.id]
     window.layer_view.selectAll()
-    window.merge_objects()
+    window.edits.merge_objects()
     assert window.layers.rowCount() == 1
     window.layer_view.selectAll()
-    window.delete_object()
+    window.edits.delete_object()
     assert window.layers.rowCount() == 0
     window.undo()
     assert window.layers.rowCount() == 1

@@ -99,6 +99,15 @@ def project_dataset(project: Project) -> Dataset:
     return dataset_from_project(project)
 
 
+UNLABELLED = "object"
+"""The label name that `annotator convert` gives objects without a label by default."""
+
+
+def exported(project: Project) -> Dataset:
+    """The project as a writer gets it when the user includes unlabelled objects as 'object'."""
+    return dataset_from_project(project).with_unlabelled(UNLABELLED)
+
+
 def project_masks(project: Project) -> dict[tuple[int, int, int], np.ndarray]:
     """{(item position, object position, frame): full mask} of a project."""
     result = {}

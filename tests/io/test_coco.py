@@ -16,7 +16,7 @@ from annotator.errors import FormatError
 from annotator.io.coco import CocoOptions, read_coco, write_coco
 from annotator.io.project_io import dataset_from_project, import_dataset
 
-from .conftest import assert_same_masks, reimport
+from .conftest import assert_same_masks, exported, reimport
 
 
 def _self_ap(path: Path) -> float:
@@ -33,18 +33,18 @@ def _self_ap(path: Path) -> float:
 
 
 def test_rle_round_trip_is_bit_identical(sample_project: Project, tmp_path: Path) -> None:
-    path = write_coco(dataset_from_project(sample_project), tmp_path / "out" / "coco.json")
+    path = write_coco(exported(sample_project), tmp_path / "out" / "coco.json")
     assert_same_masks(sample_project, reimport(read_coco(path)))
 
 
 def test_polygon_round_trip_is_close(sample_project: Project, tmp_path: Path) -> None:
-    path = write_coco(dataset_from_project(sample_project), tmp_path / "coco.json", CocoOptions("polygon"))
+    path = write_coco(exported(sample_project), tmp_path / "coco.json", CocoOptions("polygon"))
     assert_same_masks(sample_project, reimport(read_coco(path)), min_iou=0.95)
 
 
 @pytest.mark.parametrize("mode", ["rle", "polygon"])
 def test_pycocotools_loads_export_and_self_ap_is_one(sample_project: Project, tmp_path: Path, mode: str) -> None:
-    path = write_coco(dataset_from_project(sample_project), tmp_path / "coco.json", CocoOptions(mode))
+    path = write_coco(exported(sample_project), tmp_path / "coco.json", CocoOptions(mode))
     ground = COCO(str(path))
     assert len(ground.getImgIds()) == 2 + 3
     assert {c["name"] for c in ground.loadCats(ground.getCatIds())} == {"cat", "dog", "object"}
@@ -52,7 +52,7 @@ def test_pycocotools_loads_export_and_self_ap_is_one(sample_project: Project, tm
 
 
 def test_video_frames_carry_video_and_track_ids(sample_project: Project, tmp_path: Path) -> None:
-    data = json.loads(write_coco(dataset_from_project(sample_project), tmp_path / "c.json").read_text())
+    data = json.loads(write_coco(exported(sample_project), tmp_path / "c.json").read_text())
     frames = [image for image in data["images"] if "video_id" in image]
     assert [f["frame_id"] for f in frames] == [0, 1, 2]
     assert frames[0]["file_name"] == "media/clip/00000.jpg"
@@ -67,13 +67,13 @@ def test_shared_masks_round_trip(shared_data: Path, tmp_path: Path) -> None:
 
     dataset = read_png_masks(shared_data / "instances", PngImportOptions(images=shared_data / "images"))
     project = reimport(dataset)
-    path = write_coco(dataset_from_project(project), tmp_path / "coco.json")
+    path = write_coco(exported(project), tmp_path / "coco.json")
     assert_same_masks(project, reimport(read_coco(path)))
     assert _self_ap(path) == pytest.approx(1.0)
 
 
 def _valid(sample_project: Project, tmp_path: Path) -> dict:
-    path = write_coco(dataset_from_project(sample_project), tmp_path / "coco.json", CocoOptions("polygon"))
+    path = write_coco(exported(sample_project), tmp_path / "coco.json", CocoOptions("polygon"))
     return json.loads(path.read_text())
 
 
@@ -124,7 +124,7 @@ def test_malformed_json_is_a_format_error(tmp_path: Path, text: str) -> None:
 
 
 def test_import_is_one_undo_step(sample_project: Project, tmp_path: Path) -> None:
-    path = write_coco(dataset_from_project(sample_project), tmp_path / "coco.json")
+    path = write_coco(exported(sample_project), tmp_path / "coco.json")
     target = Project.in_memory()
     import_dataset(target, read_coco(path))
     assert len(target.items) == 3
@@ -147,7 +147,7 @@ def test_shared_masks_polygon_round_trip_iou(shared_data: Path, tmp_path: Path) 
 
     dataset = read_png_masks(shared_data / "instances", PngImportOptions(images=shared_data / "images"))
     project = reimport(dataset)
-    path = write_coco(dataset_from_project(project), tmp_path / "coco.json", CocoOptions("polygon"))
+    path = write_coco(exported(project), tmp_path / "coco.json", CocoOptions("polygon"))
     scores = assert_same_masks(project, reimport(read_coco(path)), min_iou=0.98)
     assert len(scores) == 4
     assert _self_ap(path) == pytest.approx(1.0)

@@ -28,9 +28,29 @@ def test_project_to_coco_to_labelme_to_project(
     assert main(["convert", str(tmp_path / "lm"), "-o", str(tmp_path / "new.annot"), "--to", "project"]) == 0
     project = Project.open(tmp_path / "new.annot")
     try:
-        assert {label.name for label in project.labels} == {"cat", "dog"}
+        # The unlabelled object went out under the explicit class 'object' (convert's default) and came back so.
+        assert {label.name for label in project.labels} == {"cat", "dog", "object"}
     finally:
         project.close()
+
+
+def test_skip_unlabelled_leaves_objects_without_a_label_out(project_file: Path, tmp_path: Path) -> None:
+    args = ["convert", str(project_file), "-o", str(tmp_path / "c.json"), "--to", "coco"]
+    assert main([*args, "--skip-unlabelled"]) == 0
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert len(data["annotations"]) == 7 and {c["name"] for c in data["categories"]} == {"cat", "dog"}
+    assert main([*args, "--unlabelled", "thing"]) == 0
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert len(data["annotations"]) == 8 and {c["name"] for c in data["categories"]} == {"cat", "dog", "thing"}
+
+
+def test_exports_name_images_below_the_project_folder(project_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exports" / "deep"
+    assert main(["convert", str(project_file), "-o", str(out / "c.json"), "--to", "coco"]) == 0
+    names = [image["file_name"] for image in json.loads((out / "c.json").read_text())["images"]]
+    assert names[:2] == ["media/a.png", "media/b.jpg"] and not any(".." in name for name in names)
+    # Read back from elsewhere: the names are found below a folder above the file.
+    assert main(["convert", str(out / "c.json"), "-o", str(tmp_path / "back.annot"), "--to", "project"]) == 0
 
 
 def test_png_to_coco_with_images_option(project_file: Path, tmp_path: Path, media: Path) -> None:

@@ -22,7 +22,7 @@ from annotator.io.tracks import point_tracks, write_mot, write_point_tracks
 from annotator.io.yolo import read_yolo, write_yolo
 from annotator.io.ytvis import read_ytvis, write_ytvis
 
-from .conftest import assert_same_masks, reimport
+from .conftest import assert_same_masks, exported, reimport
 
 
 def test_rle_json_round_trip_keeps_everything(sample_project: Project, tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_png_rejects_rgb(tmp_path: Path, media: Path) -> None:
 
 
 def test_yolo_round_trip(sample_project: Project, tmp_path: Path, media: Path) -> None:
-    dataset = dataset_from_project(sample_project)
+    dataset = exported(sample_project)
     dataset.items = dataset.items[:2]
     out = write_yolo(dataset, tmp_path / "yolo", tolerance=0.0)
     assert (out / "classes.txt").read_text() == "cat\ndog\nobject\n"
@@ -145,7 +145,7 @@ def test_bad_yolo_line(tmp_path: Path, media: Path, line: str, problem: str) -> 
 
 @pytest.mark.parametrize("mode", ["rle", "polygon"])
 def test_ytvis_round_trip(sample_project: Project, tmp_path: Path, mode: str) -> None:
-    path = write_ytvis(dataset_from_project(sample_project), tmp_path / "vis.json", CocoOptions(mode))
+    path = write_ytvis(exported(sample_project), tmp_path / "vis.json", CocoOptions(mode))
     data = json.loads(path.read_text())
     assert data["videos"][2]["length"] == 3 and len(data["annotations"][-1]["segmentations"]) == 3
     assert data["annotations"][-1]["segmentations"][1] is None
@@ -192,7 +192,7 @@ def test_detect_format_of_every_export(sample_project: Project, tmp_path: Path, 
 
 def test_convert_between_formats(sample_project: Project, tmp_path: Path, media: Path) -> None:
     source = write_project(dataset_from_project(sample_project), tmp_path / "p.annot")
-    fmt, count = convert(source, tmp_path / "c.json", "coco")
+    fmt, count = convert(source, tmp_path / "c.json", "coco", options=FormatOptions(unlabelled="object"))
     assert (fmt, count) == ("project", 8)
     convert(tmp_path / "c.json", tmp_path / "png", "png")
     convert(tmp_path / "png", tmp_path / "back.annot", "project", options=FormatOptions(images=media))
@@ -217,9 +217,10 @@ def test_unknown_input_is_a_format_error(tmp_path: Path) -> None:
 def test_export_and_import_helpers_for_the_gui(sample_project: Project, tmp_path: Path) -> None:
     from annotator.io.formats import export_project, import_annotations
 
-    export_project(sample_project, tmp_path / "c.json", "coco", item_ids=[sample_project.items[0].id])
+    options = FormatOptions(unlabelled="object")
+    export_project(sample_project, tmp_path / "c.json", "coco", options, item_ids=[sample_project.items[0].id])
     target = Project.in_memory()
-    assert import_annotations(target, tmp_path / "c.json") == 3
+    assert import_annotations(target, tmp_path / "c.json").masks == 3
     assert len(target.items) == 1 and target.undo() and target.items == []
 
 

@@ -15,7 +15,7 @@ from annotator.errors import FormatError
 from annotator.io.labelme import LabelmeOptions, read_labelme, write_labelme
 from annotator.io.project_io import dataset_from_project, import_dataset
 
-from .conftest import REPO_ROOT, assert_same_masks, reimport
+from .conftest import REPO_ROOT, assert_same_masks, exported, reimport
 
 
 def _labelme_python() -> str | None:
@@ -36,20 +36,21 @@ def _images_only(project: Project) -> Project:
 
 
 @pytest.mark.parametrize("shapes", ["polygon", "mask"])
-def test_round_trip(sample_project: Project, tmp_path: Path, shapes: str) -> None:
+def test_round_trip(sample_project: Project, tmp_path: Path, media: Path, shapes: str) -> None:
     project = _images_only(sample_project)
-    files = write_labelme(dataset_from_project(project), tmp_path / "lm", LabelmeOptions(shapes))
+    files = write_labelme(exported(project), tmp_path / "lm", LabelmeOptions(shapes))
     assert [f.name for f in files] == ["a.json", "b.json"]
     data = json.loads(files[0].read_text())
-    assert data["imagePath"] == "../media/a.png" and data["imageData"] is None
+    # An image outside the image root (here the output folder) is named by its absolute path, never '../'.
+    assert data["imagePath"] == (media / "a.png").as_posix() and data["imageData"] is None
     back = reimport(read_labelme(tmp_path / "lm"))
     assert_same_masks(project, back, min_iou=1.0 if shapes == "mask" else 0.95)
-    assert [label.name for label in back.labels] == ["cat", "dog"]
+    assert [label.name for label in back.labels] == ["cat", "dog", "object"]
 
 
 def test_zero_tolerance_polygons_are_exact(sample_project: Project, tmp_path: Path) -> None:
     project = _images_only(sample_project)
-    write_labelme(dataset_from_project(project), tmp_path / "lm", LabelmeOptions("polygon", 0.0))
+    write_labelme(exported(project), tmp_path / "lm", LabelmeOptions("polygon", 0.0))
     assert_same_masks(project, reimport(read_labelme(tmp_path / "lm")))
 
 
@@ -65,7 +66,7 @@ def test_labelme_package_reads_our_files(sample_project: Project, tmp_path: Path
     if python is None:
         pytest.skip("no interpreter with the labelme package (set ANNOTATOR_LABELME_PYTHON)")
     project = _images_only(sample_project)
-    files = write_labelme(dataset_from_project(project), tmp_path / "lm", LabelmeOptions(shapes, 0.0))
+    files = write_labelme(exported(project), tmp_path / "lm", LabelmeOptions(shapes, 0.0))
     out = tmp_path / "labelme.npz"
     script = Path(__file__).with_name("labelme_reference.py")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -82,7 +83,7 @@ def test_labelme_package_reads_our_files(sample_project: Project, tmp_path: Path
 
 
 def _valid(sample_project: Project, tmp_path: Path) -> tuple[Path, dict]:
-    files = write_labelme(dataset_from_project(_images_only(sample_project)), tmp_path / "lm")
+    files = write_labelme(exported(_images_only(sample_project)), tmp_path / "lm")
     return files[0], json.loads(files[0].read_text())
 
 
