@@ -62,7 +62,7 @@ wheel-smoke: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_project_open.py
 	$(PY) benchmarks/bench_formats.py
-	$(PY) benchmarks/bench_gui.py --engine classic
+	$(PY) benchmarks/bench_gui.py --engine classic --engine sam2.1-tiny
 	$(PY) benchmarks/bench_video.py --frames 3000
 	# SAM 2.1 tiny architecture with seeded random weights: the real compute, no download needed
 	$(PY) -m annotator bench --engine sam2.1-tiny --weights random --device cpu --clicks 40 --frames 16

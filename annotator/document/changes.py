@@ -3,6 +3,9 @@
 A command plans a tuple of changes against the current state; the project applies them to memory
 and to the store. Undo applies the inverted changes in reverse order. Mask changes keep only the
 rectangle of pixels that differ (bbox-cropped before/after patches), never whole snapshots.
+A change that covers much of the frame keeps the whole frame instead: its patches are then the
+masks' own RLE (computed once per mask and shared with the store), so a click on a large or
+ragged mask encodes each mask once, not three times.
 """
 
 from __future__ import annotations
@@ -50,17 +53,28 @@ class MaskMeta:
     prompts: Prompts = field(default_factory=Prompts)
 
 
+FULL_FRAME_SHARE = 0.25
+"""A change whose changed rectangle covers this share of the frame or more keeps the whole frame."""
+
+
 def _pack(region: np.ndarray) -> bytes:
     """A bool region as COCO compressed RLE counts (tiny for mask-like content)."""
     if region.size == 0:
         return b""
-    return cocomask.encode(np.asfortranarray(region.astype(np.uint8)))["counts"]
+    return cocomask.encode(np.asfortranarray(region).view(np.uint8))["counts"]
+
+
+def _frame_counts(mask: Mask | None, size: tuple[int, int]) -> bytes:
+    """The whole frame's RLE counts of `mask` (None: an empty frame), the mask's own cached RLE."""
+    if mask is None:
+        return _pack(np.zeros(size, bool))
+    return str(mask.to_rle()["counts"]).encode("ascii")
 
 
 def _unpack(counts: bytes, shape: tuple[int, int]) -> np.ndarray:
     if not counts:
         return np.zeros(shape, bool)
-    return cocomask.decode({"size": list(shape), "counts": counts}).astype(bool)
+    return cocomask.decode({"size": list(shape), "counts": counts}).view(bool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,9 +124,16 @@ class MaskChange:
         )
 
     def apply_to(self, current: Mask | None) -> Mask | None:
-        """The mask after this change, given the mask before it (None when it ceases to exist)."""
+        """The mask after this change, given the mask before it (None when it ceases to exist).
+
+        The first application to the very mask the change was planned against returns the planned
+        result as it is (no patch decoded); the change keeps only its patches afterwards.
+        """
+        hint = self.__dict__.pop("_planned", None)
         if self.after_meta is None:
             return None
+        if hint is not None and hint[0] is current and hint[1] is not None:
+            return hint[1]
         height, width = self.size
         base = current if current is not None else Mask.empty(height, width)
         box = union_box(base.bbox, self.box)
@@ -163,7 +184,14 @@ def mask_change(
     else:
         box = (0, 0, 0, 0)
         old_region = new_region = np.zeros((0, 0), bool)
-    return MaskChange(object_id, frame, size, box, _pack(old_region), _pack(new_region), before_meta, after_meta)
+    height, width = size
+    if (box[2] - box[0]) * (box[3] - box[1]) >= FULL_FRAME_SHARE * height * width:
+        box, old_counts, new_counts = (0, 0, width, height), _frame_counts(before, size), _frame_counts(after, size)
+    else:
+        old_counts, new_counts = _pack(old_region), _pack(new_region)
+    change = MaskChange(object_id, frame, size, box, old_counts, new_counts, before_meta, after_meta)
+    object.__setattr__(change, "_planned", (before, after))  # see apply_to
+    return change
 
 
 Change = RowChange | MaskChange

@@ -83,7 +83,7 @@ class Mask:
     @property
     def area(self) -> int:
         """Number of pixels inside."""
-        return int(self.crop.sum())
+        return int(np.count_nonzero(self.crop))
 
     @property
     def is_empty(self) -> bool:
@@ -116,8 +116,12 @@ class Mask:
         """COCO compressed RLE: {'size': [h, w], 'counts': ascii str} (computed once per mask)."""
         counts = self.__dict__.get("_counts")
         if counts is None:
-            full = np.asfortranarray(self.to_array().astype(np.uint8))
-            counts = cocomask.encode(full)["counts"].decode("ascii")
+            # RLE runs down the columns: build the image column by column (a C-ordered W x H array is
+            # the Fortran-ordered H x W one encode wants), so only the crop is transposed and copied.
+            x0, y0, x1, y1 = self.bbox
+            columns = np.zeros((self.width, self.height), np.uint8)
+            columns[x0:x1, y0:y1] = self.crop.T.view(np.uint8)
+            counts = cocomask.encode(columns.T)["counts"].decode("ascii")
             object.__setattr__(self, "_counts", counts)
         return {"size": [self.height, self.width], "counts": counts}
 

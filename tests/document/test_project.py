@@ -72,6 +72,33 @@ def test_mask_undo_stores_a_tight_diff_not_a_snapshot(project: Project) -> None:
     assert project.mask(obj_id).area == 60 * 40 + 4
 
 
+def test_a_change_over_most_of_the_frame_keeps_the_whole_frame_and_undoes_exactly(
+    project: Project, tmp_path: Path
+) -> None:
+    _, _, obj_id = _setup(project)
+    rng = np.random.default_rng(3)
+    ragged = [Mask.from_array(rng.random((48, 64)) > 0.5) for _ in range(3)]
+    for mask in ragged:
+        project.execute(SetMask(obj_id, 0, mask))
+    change = project.history._undo[-1].changes[0]
+    assert isinstance(change, MaskChange) and change.box == (0, 0, 64, 48)
+    assert np.array_equal(change.before, ragged[1].to_array()) and np.array_equal(change.after, ragged[2].to_array())
+    assert "_planned" not in change.__dict__  # the history keeps patches only, not the masks
+    project.undo()
+    assert project.mask(obj_id) == ragged[1]
+    project.undo()
+    assert project.mask(obj_id) == ragged[0]
+    project.redo()
+    project.redo()
+    assert project.mask(obj_id) == ragged[2]
+    assert Project.open(tmp_path / "p.annot").mask(obj_id) == ragged[2]
+    project.undo()
+    project.undo()
+    project.undo()
+    assert project.mask(obj_id) is None
+    assert Project.open(tmp_path / "p.annot").mask(obj_id) is None
+
+
 def test_new_edit_clears_redo_and_history_is_bounded() -> None:
     project = Project.in_memory()
     _, _, obj_id = _setup(project)

@@ -1,0 +1,37 @@
+"""The overlay image of a mask: colour-table indices for fill, inner ring, outline and outside."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+from annotator.views.overlays import mask_image
+
+pytestmark = pytest.mark.gui
+
+
+def indices(image) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return np.array([[image.pixelIndex(x, y) for x in range(image.width())] for y in range(image.height())])
+
+
+def test_a_square_gets_an_outline_an_inner_ring_and_a_fill(qapp) -> None:  # type: ignore[no-untyped-def]
+    crop = np.zeros((9, 11), bool)
+    crop[1:8, 1:10] = True
+    image = mask_image(crop, (200, 10, 10), 0.4)
+    gc.collect()  # the image owns its pixels: nothing it points into may go away
+    got = indices(image)
+    assert image.width() == 11 and image.height() == 9
+    assert (got[~crop] == 0).all()
+    assert (got[1, 1:10] == 3).all() and (got[1:8, 1] == 3).all() and (got[7, 1:10] == 3).all()
+    assert (got[2, 2:9] == 2).all() and (got[2:7, 2] == 2).all()
+    assert (got[3:6, 3:8] == 1).all()
+    red, green, blue, alpha = (image.colorTable()[1] >> s & 255 for s in (16, 8, 0, 24))
+    assert (red, green, blue) == (200, 10, 10) and alpha == int(255 * 0.4)
+
+
+def test_a_thin_mask_is_all_fill_and_an_empty_crop_is_no_image(qapp) -> None:  # type: ignore[no-untyped-def]
+    thin = np.ones((3, 40), bool)
+    assert (indices(mask_image(thin, (0, 0, 255), 0.5)) == 1).all()
+    assert mask_image(np.zeros((0, 5), bool), (0, 0, 255), 0.5).isNull()
