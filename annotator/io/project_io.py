@@ -38,6 +38,8 @@ class ImportReport:
     items_matched: int = 0
     items_added: int = 0
     missing: tuple[str, ...] = ()
+    items_annotated: int = 0
+    """Items that received at least one object."""
 
     def missing_text(self, shown: int = MISSING_SHOWN) -> str:
         """The missing images as a person reads them: 'a.jpg, b.jpg and 3 more' ('' when none)."""
@@ -47,14 +49,18 @@ class ImportReport:
 
     def summary(self) -> str:
         """One line: what was imported, and which images were skipped."""
-        images = self.items_matched + self.items_added
-        text = f"imported {self.masks} masks ({self.objects} objects) on {images} image{'s' if images != 1 else ''}"
+        images = self.items_annotated
+        text = f"imported {_count(self.masks, 'mask')} ({_count(self.objects, 'object')}) on {_count(images, 'image')}"
         if self.items_added:
             text += f", {self.items_added} of them new"
         if self.missing:
             count = len(self.missing)
-            text += f"; {count} image{'s' if count > 1 else ''} not found, skipped: {self.missing_text()}"
+            text += f"; {_count(count, 'image')} not found, skipped: {self.missing_text()}"
         return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _frame_names(item: Item, media: Path) -> list[str] | None:
@@ -135,6 +141,7 @@ class ImportDataset:
                 label_ids[name] = AddLabel(name, label.color).run(project, apply).id
         added: dict[AddItem, int] = {}
         matched: set[int] = set()
+        annotated: set[int] = set()
         masks = objects = 0
         for data, target in zip(self.dataset.items, self.targets, strict=True):
             if target is None:
@@ -146,6 +153,8 @@ class ImportDataset:
             else:
                 item_id = target
                 matched.add(item_id)
+            if data.objects:
+                annotated.add(item_id)
             for obj in data.objects:
                 name = (obj.label or "").strip()
                 if name and name not in label_ids:
@@ -155,7 +164,7 @@ class ImportDataset:
                 for frame, mask in sorted(obj.masks.items()):
                     SetMask(created.id, frame, mask, source="imported").run(project, apply)
                     masks += 1
-        return ImportReport(masks, objects, len(matched), len(added), self.missing)
+        return ImportReport(masks, objects, len(matched), len(added), self.missing, len(annotated))
 
 
 def _refuse_missing(placement: Placement, source: str, root: Path | None) -> None:

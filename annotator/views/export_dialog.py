@@ -338,6 +338,7 @@ class ImportDialog(QDialog):
     def __init__(self, parent: QWidget | None, root: Path | None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Import annotations")
+        self.setMinimumWidth(640)
         self.format_box = QComboBox()
         self.format_box.addItem("Detect automatically", None)
         for name in READABLE:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import qtawesome as qta
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -376,9 +376,28 @@ class MainWindow(QMainWindow):
             report = run_import_dialog(self, self.project)
             if report is not None and (report.masks or report.items_added):
                 self.set_project(self.project, self.session.item.path if self.session.item else None)
-            if report is not None:  # after set_project's own messages
+            if report is not None:
                 summary = report.summary()
-                self.statusBar().showMessage(summary[:1].upper() + summary[1:], 15000)
+                self.show_lasting(summary[:1].upper() + summary[1:])
+
+    def show_lasting(self, text: str, ms: int = 15000) -> None:
+        """Show `text` in the status bar, and again after the session's next routine message within
+        3 s (the "image ready" of a reload would otherwise replace it within milliseconds)."""
+        bar = self.statusBar()
+        bar.showMessage(text, ms)
+        connected = [True]
+
+        def release() -> None:
+            if connected[0]:
+                connected[0] = False
+                self.session.message.disconnect(again)
+
+        def again(_routine: str) -> None:
+            release()
+            QTimer.singleShot(0, bar, lambda: bar.showMessage(text, ms))
+
+        self.session.message.connect(again)
+        QTimer.singleShot(3000, self, release)
 
     def choose_label_set(self) -> None:
         """Load labels from a text or JSON file."""

@@ -242,6 +242,9 @@ def test_formats_that_can_say_no_label_keep_unlabelled_objects(annotated: Projec
 
 
 def test_the_report_names_a_few_missing_images_then_counts() -> None:
-    report = ImportReport(masks=3, objects=2, items_matched=1, missing=tuple(f"{n}.png" for n in range(8)))
+    report = ImportReport(
+        masks=3, objects=2, items_matched=1, missing=tuple(f"{n}.png" for n in range(8)), items_annotated=1
+    )
     assert report.missing_text() == "0.png, 1.png, 2.png, 3.png, 4.png and 3 more"
     assert report.summary().startswith("imported 3 masks (2 objects) on 1 image; 8 images not found")
+    assert ImportReport(masks=1, objects=1, items_annotated=1).summary() == "imported 1 mask (1 object) on 1 image"

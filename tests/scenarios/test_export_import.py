@@ -320,6 +320,11 @@ def test_an_image_missing_from_the_fresh_folder_is_skipped_and_named(
     assert len(layer_rows(other)) == 2
     [message] = import_messages(other)
     assert "photo_02.png" in message and "skipped" in message
+    # The status bar says what came in, and still does once the image on screen is ready again.
+    other.wait(lambda: other.status().startswith("Imported 2 masks (2 objects) on 1 image"))
+    other.wait_idle()
+    other.qtbot.wait(300)
+    assert other.status().startswith("Imported 2 masks (2 objects) on 1 image; 1 image not found")
     assert image_rows(other) == ["photo_01.png"]
     assert item_paths(folder_b / "annotations.annot") == ["photo_01.png"]
     got = objects_on_disk(folder_b / "annotations.annot")
