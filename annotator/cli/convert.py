@@ -110,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
         unlabelled=None if args.skip_unlabelled else args.unlabelled,
     )
     started = time.perf_counter()
-    fmt, count = convert(args.src, args.out, args.to, args.src_format, options, ProgressReporter())
+    skipped: list[str] = []
+    fmt, count = convert(args.src, args.out, args.to, args.src_format, options, ProgressReporter(), skipped)
     seconds = time.perf_counter() - started
     print(f"converted {count} masks from {fmt} to {args.to}: {args.out} ({seconds:.1f} s)")
+    for line in skipped:
+        print(f"  skipped {line}")
     return 0

@@ -87,6 +87,14 @@ class Dataset:
     root: str | None = None
     missing: list[str] = field(default_factory=list)
     """Images that the file names but whose media a reader that needs them (YOLO, PNG) did not find."""
+    skipped: list[str] = field(default_factory=list)
+    """What a reader left out, one line per reason with its count and where ('3 box-only annotations
+    (no mask) in train.json'); import and convert report every line. Add with `skip`."""
+
+    def skip(self, count: int, what: str, where: str | Path) -> None:
+        """Record that `count` things (`what`: a plural noun phrase with its reason) in `where` were left out."""
+        if count:
+            self.skipped.append(f"{count} {what} in {Path(where).name or where}")
 
     def label_names(self) -> list[str]:
         """Label names in order."""

@@ -172,15 +172,25 @@ def convert(
     src_format: str | None = None,
     options: FormatOptions = FormatOptions(),
     progress: Progress = no_progress,
+    skipped: list[str] | None = None,
 ) -> tuple[str, int]:
-    """Convert `src` to format `to` at `out`; returns (the source format, the number of masks read)."""
+    """Convert `src` to format `to` at `out`; returns (the source format, the number of masks read).
+
+    What was left out (the reader's `Dataset.skipped`, objects without a label) is logged and, when
+    `skipped` is given, appended to it, one line per reason.
+    """
     fmt = src_format or detect_format(Path(src))
     if to not in WRITABLE:
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
     dataset = read_dataset(Path(src), fmt, options, progress)
+    lines = list(dataset.skipped)
     left_out = unlabelled_left_out(dataset, to, options)
     if left_out:
-        log.warning("%d objects without a label were left out of %s", left_out, out)
+        lines.append(f"{left_out} objects without a label (the format needs one; see --unlabelled) in {Path(src).name}")
+    for line in lines:
+        log.warning("skipped %s", line)
+    if skipped is not None:
+        skipped.extend(lines)
     write_dataset(dataset, Path(out), to, options, progress)
     return fmt, dataset.mask_count()
 

@@ -40,6 +40,8 @@ class ImportReport:
     missing: tuple[str, ...] = ()
     items_annotated: int = 0
     """Items that received at least one object."""
+    skipped: tuple[str, ...] = ()
+    """What the reader left out, with counts and reasons (Dataset.skipped)."""
 
     def missing_text(self, shown: int = MISSING_SHOWN) -> str:
         """The missing images as a person reads them: 'a.jpg, b.jpg and 3 more' ('' when none)."""
@@ -56,6 +58,8 @@ class ImportReport:
         if self.missing:
             count = len(self.missing)
             text += f"; {_count(count, 'image')} not found, skipped: {self.missing_text()}"
+        for line in self.skipped:
+            text += f"; skipped {line}"
         return text
 
 
@@ -164,7 +168,8 @@ class ImportDataset:
                 for frame, mask in sorted(obj.masks.items()):
                     SetMask(created.id, frame, mask, source="imported").run(project, apply)
                     masks += 1
-        return ImportReport(masks, objects, len(matched), len(added), self.missing, len(annotated))
+        skipped = tuple(self.dataset.skipped)
+        return ImportReport(masks, objects, len(matched), len(added), self.missing, len(annotated), skipped)
 
 
 def _refuse_missing(placement: Placement, source: str, root: Path | None) -> None:

@@ -248,3 +248,13 @@ def test_the_report_names_a_few_missing_images_then_counts() -> None:
     assert report.missing_text() == "0.png, 1.png, 2.png, 3.png, 4.png and 3 more"
     assert report.summary().startswith("imported 3 masks (2 objects) on 1 image; 8 images not found")
     assert ImportReport(masks=1, objects=1, items_annotated=1).summary() == "imported 1 mask (1 object) on 1 image"
+
+
+def test_what_a_reader_skipped_reaches_the_import_report() -> None:
+    project = Project.in_memory()
+    dataset = Dataset()
+    dataset.skip(3, "box-only annotations (no mask)", "/data/train.json")
+    dataset.skip(0, "crowd regions", "/data/train.json")  # nothing skipped: no line
+    report = import_dataset(project, dataset, "train.json")
+    assert report.skipped == ("3 box-only annotations (no mask) in train.json",)
+    assert report.summary().endswith("; skipped 3 box-only annotations (no mask) in train.json")
