@@ -38,7 +38,12 @@ class TrackSettings:
     flow_pad: int = 24  # cells around the object, besides the margin, where flow is computed
     blur: bool = True  # smooth the mask carried to the next frame
     check_flow: bool = True  # distrust the warp where forward and backward flow disagree
-    occluded_prior: float = 0.0  # the warped value given to such cells
+    occluded_prior: float = 0.0  # the warped value given to such cells (when not `soft_uncertain`)
+    soft_uncertain: bool = False  # keep the warped value there (or uncertain_value), with the prior's weight lowered
+    uncertain_weight: float = 0.3  # the prior's weight where the flow is uncertain
+    uncertain_value: float | None = 0.3  # the prior's value there (None: the warped value)
+    seed_level: float = 0.9  # components of the cut kept: those holding a prior cell above this
+    bg_rate: float = 0.0  # how fast the background model follows the object's surroundings
 
 
 @dataclass
@@ -162,19 +167,36 @@ class ClassicVideoSession:
         track = tracks.get(obj_id)
         if track is None or previous is None:
             return None
-        warped = self._follow(track.soft, previous, current)
-        cells = self._refine(warped, track, current)
-        rate = self.settings.model_rate
-        if rate > 0 and cells.any():
-            track.fg_model = (1 - rate) * track.fg_model + rate * colour_model(current.bins, cells.astype(np.float32))
-            track.bg_model = (1 - rate) * track.bg_model + rate * colour_model(
-                current.bins, (~cells).astype(np.float32)
-            )
+        warped, certainty = self._follow(track.soft, previous, current)
+        cells = self._refine(warped, certainty, track, current)
+        self._update_models(track, cells, current)
         track.soft = cells.astype(np.float32)
         if self.settings.blur:
             track.soft = cv2.GaussianBlur(track.soft, (3, 3), 0)
         height, width = self.image_size
         return cv2.resize(track.soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+
+    def _update_models(self, track: _Track, cells: np.ndarray, frame: _Frame) -> None:
+        """Let the colour models follow the object (foreground) and its surroundings (background)."""
+        s = self.settings
+        if not cells.any():
+            return
+        if s.model_rate > 0:
+            track.fg_model = (1 - s.model_rate) * track.fg_model + s.model_rate * colour_model(
+                frame.bins, cells.astype(np.float32)
+            )
+            track.bg_model = (1 - s.model_rate) * track.bg_model + s.model_rate * colour_model(
+                frame.bins, (~cells).astype(np.float32)
+            )
+        if s.bg_rate > 0:
+            box = _around(cells, s.margin, 4)
+            assert box is not None
+            y0, y1, x0, x1 = box
+            ring = np.zeros(cells.shape, np.float32)
+            ring[y0:y1, x0:x1] = 1.0
+            ring[cells] = 0.0
+            if ring.any():
+                track.bg_model = (1 - s.bg_rate) * track.bg_model + s.bg_rate * colour_model(frame.bins, ring)
 
     def _start_track(self, mask: np.ndarray, frame: _Frame) -> _Track:
         height, width = self.size
@@ -183,12 +205,14 @@ class ClassicVideoSession:
         fg_model = colour_model(frame.bins, cells.astype(np.float32))
         return _Track(soft, fg_model, colour_model(frame.bins, (~cells).astype(np.float32)))
 
-    def _follow(self, soft: np.ndarray, previous: _Frame, current: _Frame) -> np.ndarray:
-        """The soft mask moved into the current frame by optical flow computed around the object only."""
+    def _follow(self, soft: np.ndarray, previous: _Frame, current: _Frame) -> tuple[np.ndarray, np.ndarray]:
+        """The soft mask moved into the current frame by optical flow computed around the object only,
+        and how far to trust it per cell (1, or `uncertain_weight` where the flow is inconsistent)."""
         warped = np.zeros_like(soft)
+        certainty = np.ones_like(soft)
         box = _around(soft > 0.1, self.settings.margin, self.settings.flow_pad)
         if box is None:
-            return warped
+            return warped, certainty
         crop = (slice(box[0], box[1]), slice(box[2], box[3]))
         now, before = np.ascontiguousarray(current.gray[crop]), np.ascontiguousarray(previous.gray[crop])
         flow = self._calc(now, before)
@@ -196,9 +220,14 @@ class ClassicVideoSession:
         if self.settings.check_flow:
             forward = self._calc(before, now)
             unreliable = self._inconsistent(flow, forward)
-            moved[unreliable] = np.minimum(moved[unreliable], self.settings.occluded_prior)
+            if self.settings.soft_uncertain:
+                certainty[crop][unreliable] = self.settings.uncertain_weight
+                if self.settings.uncertain_value is not None:
+                    moved[unreliable] = self.settings.uncertain_value
+            else:
+                moved[unreliable] = np.minimum(moved[unreliable], self.settings.occluded_prior)
         warped[crop] = moved
-        return warped
+        return warped, certainty
 
     def _calc(self, first: np.ndarray, second: np.ndarray, least: int = 32) -> np.ndarray:
         """DIS flow from `first` to `second`; tiny images are padded to the size DIS needs."""
@@ -224,8 +253,9 @@ class ClassicVideoSession:
         grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         return cv2.remap(soft, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
 
-    def _refine(self, warped: np.ndarray, track: _Track, frame: _Frame) -> np.ndarray:
-        """Graph cut in a crop around the warped mask: warped prior + colour models + edges."""
+    def _refine(self, warped: np.ndarray, certainty: np.ndarray, track: _Track, frame: _Frame) -> np.ndarray:
+        """Graph cut in a crop around the warped mask: warped prior (weighted by its certainty) +
+        colour models + edges."""
         box = _around(warped > 0.1, self.settings.margin, 4)
         if box is None:
             return np.zeros(warped.shape, bool)
@@ -233,14 +263,15 @@ class ClassicVideoSession:
         lab = frame.lab[y0:y1, x0:x1]
         bins = frame.bins[y0:y1, x0:x1]
         prior = np.clip(warped[y0:y1, x0:x1], 0.0, 1.0)
+        trust = certainty[y0:y1, x0:x1]
         weights, contrast = edge_weights(lab)
         crop = Grid((y1 - y0, x1 - x0), (y1 - y0, x1 - x0), bins, weights, contrast, np.zeros(0, np.float32))
         colour_fg, colour_bg = colour_costs(bins, track.fg_model, track.bg_model)
         s = self.settings
-        cost_fg = s.prior * (1.0 - prior) + s.colour * colour_fg
-        cost_bg = s.prior * prior + s.colour * colour_bg
+        cost_fg = s.prior * trust * (1.0 - prior) + s.colour * colour_fg
+        cost_bg = s.prior * trust * prior + s.colour * colour_bg
         cells = min_cut(crop, cost_fg.astype(np.float32), cost_bg.astype(np.float32), s.smoothness)
-        cells = keep_seeded(cells, prior > 0.9)
+        cells = keep_seeded(cells, prior > s.seed_level)
         out = np.zeros(warped.shape, bool)
         out[y0:y1, x0:x1] = cells
         return out

@@ -12,6 +12,7 @@ from PIL import Image
 from annotator.evaluation.bench import synthetic_scene
 from annotator.evaluation.metrics import iou
 from model.classic.engine import ClassicEngine
+from model.classic.video import ClassicVideoSession, TrackSettings
 from model.errors import EngineError
 from model.frames import FolderFrames, ListFrames, read_ahead
 from model.protocol import Prompt
@@ -28,6 +29,19 @@ def test_forward_propagation_follows_a_moving_object() -> None:
     frames, masks = clip(10)
     session = ClassicEngine().open_video(ListFrames(frames))
     assert session.add_prompt(0, 7, Prompt(mask=masks[0])) is not None
+    seen = list(session.propagate(0, "forward"))
+    assert [index for index, _ in seen] == list(range(10))
+    assert all(iou(result[7], masks[index]) > 0.8 for index, result in seen)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [TrackSettings(soft_uncertain=True), TrackSettings(soft_uncertain=True, uncertain_value=None, bg_rate=0.3)],
+)
+def test_the_experimental_tracker_settings_follow_a_moving_object(settings: TrackSettings) -> None:
+    frames, masks = clip(10)
+    session = ClassicVideoSession(ClassicEngine(), ListFrames(frames), settings)
+    session.add_prompt(0, 7, Prompt(mask=masks[0]))
     seen = list(session.propagate(0, "forward"))
     assert [index for index, _ in seen] == list(range(10))
     assert all(iou(result[7], masks[index]) > 0.8 for index, result in seen)
