@@ -85,6 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="polygon simplification in pixels (default: %(default)s)",
     )
     parser.add_argument("--no-check-media", action="store_true", help="do not require the listed images to exist")
+    parser.add_argument(
+        "--categories",
+        type=Path,
+        metavar="COCO_JSON",
+        help="COCO export: labels take the category ids of this file's categories of the same name",
+    )
     unlabelled = parser.add_mutually_exclusive_group()
     unlabelled.add_argument(
         "--unlabelled",
@@ -108,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         video=args.video,
         check_media=not args.no_check_media,
         unlabelled=None if args.skip_unlabelled else args.unlabelled,
+        categories=args.categories,
     )
     started = time.perf_counter()
     skipped: list[str] = []

@@ -33,6 +33,9 @@ READABLE = ("project", "coco", "ytvis", "labelme", "rle", "png", "semantic", "yo
 WRITABLE = (*READABLE, "mot", "points")
 NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic")
 """Formats in which every object needs a class: there an object without a label is left out or named."""
+KEEPS_CROWD = ("coco", "project")
+"""Formats that keep crowd regions (COCO iscrowd 1; a project as objects named dataset.CROWD_NAME);
+the others leave them out and say how many."""
 PROJECT_SUFFIX = ".annot"
 
 
@@ -43,7 +46,8 @@ class FormatOptions:
     `images` is the image root: writers name media relative to it (default: the dataset's root,
     the project's folder); readers look image references up below it and pair PNG / YOLO files
     with its images by stem. `unlabelled`: in the NEEDS_LABEL formats, objects without a label
-    are left out (None) or exported under this label name.
+    are left out (None) or exported under this label name. `categories`: a COCO file whose
+    category ids a COCO export gives labels of the same name (a project keeps no ids).
     """
 
     segmentation: Literal["rle", "polygon"] = "rle"
@@ -53,6 +57,12 @@ class FormatOptions:
     video: bool = False
     check_media: bool = True
     unlabelled: str | None = None
+    categories: Path | None = None
+
+
+def without_crowd(dataset: Dataset, fmt: str, where: str | Path) -> Dataset:
+    """The dataset as format `fmt` gets it: crowd regions left out (and counted) unless it keeps them."""
+    return dataset if fmt in KEEPS_CROWD else dataset.without_crowd(where, f"{fmt} has no crowd flag")
 
 
 def unlabelled_left_out(dataset: Dataset, fmt: str, options: FormatOptions) -> int:
@@ -139,8 +149,9 @@ def write_dataset(
     a label follow `options.unlabelled` in the formats that need a class.
     """
     out = Path(out)
-    coco = CocoOptions(options.segmentation, options.tolerance)
+    coco = CocoOptions(options.segmentation, options.tolerance, options.categories)
     root = options.images
+    dataset = without_crowd(dataset, fmt, out)
     if fmt in NEEDS_LABEL:
         dataset = dataset.with_unlabelled(options.unlabelled)
     if fmt == "project":
@@ -182,7 +193,7 @@ def convert(
     fmt = src_format or detect_format(Path(src))
     if to not in WRITABLE:
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
-    dataset = read_dataset(Path(src), fmt, options, progress)
+    dataset = without_crowd(read_dataset(Path(src), fmt, options, progress), to, src)
     lines = list(dataset.skipped)
     left_out = unlabelled_left_out(dataset, to, options)
     if left_out:
