@@ -25,7 +25,9 @@ EPILOG = """formats:
   png       index PNG masks, one per image / frame (DAVIS style); import pairs them with --images
   semantic  semantic PNG masks (pixel = label index) with label_map.json
   yolo      YOLO segmentation txt files with classes.txt / data.yaml
-  mot       MOT-style box tracks (export only)
+  mot       MOT box tracks, results layout: OUT/SEQ.txt (export only)
+  mot-gt    MOT box tracks, ground-truth layout for training: OUT/SEQ/gt/gt.txt with class and
+            visibility, gt/labels.txt, seqinfo.ini (export only; frames not copied)
   points    point tracks, one .npz per item (export only)
 """
 

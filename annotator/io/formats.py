@@ -23,15 +23,15 @@ from annotator.io.polygons import DEFAULT_TOLERANCE
 from annotator.io.project_io import ImportReport, dataset_from_project, import_dataset, read_project, write_project
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
-from annotator.io.tracks import write_mot, write_point_tracks
+from annotator.io.tracks import write_mot, write_mot_gt, write_point_tracks
 from annotator.io.yolo import read_yolo, write_yolo
 from annotator.io.ytvis import read_ytvis, write_ytvis
 
 log = logging.getLogger(__name__)
 
 READABLE = ("project", "coco", "ytvis", "labelme", "rle", "png", "semantic", "yolo")
-WRITABLE = (*READABLE, "mot", "points")
-NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic")
+WRITABLE = (*READABLE, "mot", "mot-gt", "points")
+NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic", "mot-gt")
 """Formats in which every object needs a class: there an object without a label is left out or named."""
 KEEPS_CROWD = ("coco", "project")
 """Formats that keep crowd regions (COCO iscrowd 1; a project as objects named dataset.CROWD_NAME);
@@ -171,6 +171,8 @@ def write_dataset(
         return write_yolo(dataset, out, options.tolerance, progress)
     if fmt == "mot":
         return write_mot(dataset, out, progress)
+    if fmt == "mot-gt":
+        return write_mot_gt(dataset, out, progress)
     if fmt == "points":
         return write_point_tracks(dataset, out, progress)
     raise FormatError(out, "", f"cannot write the format '{fmt}' (writable: {', '.join(WRITABLE)})")
