@@ -7,6 +7,9 @@ PARITY_VENV ?= .venv-parity
 # The labelme package reads our labelme exports in the tests; it needs PyQt5, so it lives in its
 # own venv. Without it (no registry) those tests are skipped, never failed.
 LABELME_VENV ?= .venv-labelme
+# Datumaro reads our COCO and MOT exports and writes COCO for us in the tests (tests/io/test_datumaro.py);
+# it pins its own dependencies, so it too has its own venv, and without it those tests are skipped.
+DATUMARO_VENV ?= .venv-datumaro
 # wheel-smoke: the built wheel, installed (not editable) into this venv, deleted and made anew each time.
 WHEEL_VENV ?= .venv-wheel
 WHEEL_DIR ?= dist/wheel
@@ -34,7 +37,10 @@ lint: $(STAMP)
 $(LABELME_VENV)/.installed:
 	-$(PYTHON) -m venv $(LABELME_VENV) && $(LABELME_VENV)/bin/pip install -q labelme && touch $@
 
-test: lint $(LABELME_VENV)/.installed
+$(DATUMARO_VENV)/.installed:
+	-$(PYTHON) -m venv $(DATUMARO_VENV) && $(DATUMARO_VENV)/bin/pip install -q datumaro && touch $@
+
+test: lint $(LABELME_VENV)/.installed $(DATUMARO_VENV)/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 # The one-folder app dist/annotator/annotator (packaging/annotator.spec). Small by default (classic
@@ -86,4 +92,4 @@ parity: $(PARITY_VENV)/.installed
 	$(PARITY_VENV)/bin/python -m pytest -p no:cacheprovider tests/parity $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) $(WHEEL_VENV) .pytest_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) $(DATUMARO_VENV) $(WHEEL_VENV) .pytest_cache .ruff_cache .hypothesis build dist

@@ -25,7 +25,9 @@ EPILOG = """formats:
   png       index PNG masks, one per image / frame (DAVIS style); import pairs them with --images
   semantic  semantic PNG masks (pixel = label index) with label_map.json
   yolo      YOLO segmentation txt files with classes.txt / data.yaml
-  mot       MOT-style box tracks (export only)
+  mot       MOT box tracks, results layout: OUT/SEQ.txt (export only)
+  mot-gt    MOT box tracks, ground-truth layout for training: OUT/SEQ/gt/gt.txt with class and
+            visibility, gt/labels.txt, seqinfo.ini (export only; frames not copied)
   points    point tracks, one .npz per item (export only)
 """
 
@@ -85,6 +87,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="polygon simplification in pixels (default: %(default)s)",
     )
     parser.add_argument("--no-check-media", action="store_true", help="do not require the listed images to exist")
+    parser.add_argument(
+        "--categories",
+        type=Path,
+        metavar="COCO_JSON",
+        help="COCO export: labels take the category ids of this file's categories of the same name",
+    )
     unlabelled = parser.add_mutually_exclusive_group()
     unlabelled.add_argument(
         "--unlabelled",
@@ -108,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         video=args.video,
         check_media=not args.no_check_media,
         unlabelled=None if args.skip_unlabelled else args.unlabelled,
+        categories=args.categories,
     )
     started = time.perf_counter()
     skipped: list[str] = []

@@ -2,12 +2,22 @@
 
 Export: categories from labels, one image entry per image and per video frame (with `video_id`,
 `frame_id`), one annotation per object and frame with `track_id`, segmentation as compressed RLE
-(default) or polygons, `iscrowd` 0, `area` and `bbox` ([x, y, w, h]) of the mask. Objects without
-a label have no category and are left out (`Dataset.with_unlabelled` names them first when the
-user asks). `file_name` is relative to the image root (the project's folder; see
-`common.image_ref`). Videos are also listed under "videos" so that an import restores them.
+(default) or polygons, `area` and `bbox` ([x, y, w, h]) of the mask. Objects without a label have
+no category and are left out (`Dataset.with_unlabelled` names them first when the user asks).
+`file_name` is relative to the image root (the project's folder; see `common.image_ref`). Videos
+are also listed under "videos" so that an import restores them.
+
+Ids: what a COCO file was read with survives COCO -> COCO: category, image and annotation ids are
+written back where they are unique (new entries get ids above them), so do `iscrowd` 1 regions
+(always as uncompressed RLE, as COCO writes them), the top-level keys other than ours (info,
+licenses) and the other fields of category and image entries (supercategory, license, coco_url).
+A project keeps none of these; an export of one takes category ids by label name from a COCO
+file given as `CocoOptions.categories`, else numbers the labels from 1.
+
 Import checks the whole file (types, ids, sizes, that listed images exist) before returning;
 `file_name` is looked up below the image root given, else the JSON's folder or one above it.
+Annotations without a mask (box-only: no segmentation, null, [] or [[]], as detection tools write
+them) are left out and counted in `Dataset.skipped`; panoptic and captions files are refused.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from annotator.document.mask import Mask
 from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
 from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
 from annotator.io.polygons import DEFAULT_TOLERANCE, mask_to_polygons, polygons_to_mask
-from annotator.io.rle import mask_to_rle, parse_rle
+from annotator.io.rle import mask_runs, mask_to_rle, parse_rle
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +47,20 @@ class CocoOptions:
 
     segmentation: SegmentationMode = "rle"
     tolerance: float = DEFAULT_TOLERANCE
+    categories: Path | None = None
+    """A COCO file whose categories give labels without an id of their own their id, by name."""
 
 
 DEFAULT_OPTIONS = CocoOptions()
+OWN_KEYS = ("images", "annotations", "categories", "videos")
+"""Top-level keys this module writes; the others a file was read with are kept (Dataset.extra)."""
+CATEGORY_KEYS = ("id", "name")
+IMAGE_KEYS = ("id", "file_name", "width", "height", "video_id", "frame_id")
+PANOPTIC = (
+    "is panoptic COCO (segments_info with PNG masks): panoptic COCO is not supported; convert it to "
+    "instance COCO first (panopticapi's converters/panoptic2detection_coco_format.py)"
+)
+CAPTIONS = "is captions COCO (text, no masks): captions COCO is not supported"
 
 
 def segmentation_of(mask: Mask, options: CocoOptions) -> Any:
@@ -51,14 +72,42 @@ def segmentation_of(mask: Mask, options: CocoOptions) -> Any:
     return [np.round(ring + np.array([x0, y0]), 2).reshape(-1).tolist() for ring in rings]
 
 
-def category_table(dataset: Dataset) -> tuple[list[dict], dict[str, int]]:
-    """COCO categories (ids from 1) and the category id of each label name (objects' labels included)."""
-    names = dataset.label_names()
+def keep_ids(wanted: list[int | None]) -> list[int]:
+    """An id for each entry in order: the id it wants when no earlier entry took it, else a new one above all kept."""
+    kept: set[int] = set()
+    chosen: list[int | None] = []
+    for want in wanted:
+        chosen.append(want if want is not None and want not in kept else None)
+        if want is not None:
+            kept.add(want)
+    fresh = max(kept, default=0) + 1
+    result = []
+    for choice in chosen:
+        if choice is None:
+            choice, fresh = fresh, fresh + 1
+        result.append(choice)
+    return result
+
+
+def category_table(dataset: Dataset, template: list[LabelData] | None = None) -> tuple[list[dict], dict[str, int]]:
+    """COCO categories and the category id of each label name (objects' labels included).
+
+    A label keeps the id it was read with (`LabelData.source_id`), else takes the id of the
+    template's category of its name; the others are numbered above them (from 1 when none is kept).
+    """
+    names = list(dict.fromkeys(dataset.label_names()))
     for name in (obj.label for item in dataset.items for obj in item.objects):
         if name and name not in names:
             names.append(name)
-    ids = {name: i + 1 for i, name in enumerate(names)}
-    return [{"id": ids[name], "name": name, "supercategory": ""} for name in names], ids
+    own = {label.name: label for label in reversed(dataset.labels) if label.source_id is not None}
+    given = {label.name: label for label in reversed(template or [])}
+    sources = [own.get(name) or given.get(name) for name in names]
+    ids = dict(zip(names, keep_ids([s.source_id if s else None for s in sources]), strict=True))
+    categories = []
+    for name, source in zip(names, sources, strict=True):
+        extra = {k: v for k, v in (source.extra if source else {}).items() if k not in CATEGORY_KEYS}
+        categories.append({"id": ids[name], "name": name, "supercategory": "", **extra})
+    return categories, ids
 
 
 def log_unlabelled(dataset: Dataset, path: Path) -> None:
@@ -68,16 +117,20 @@ def log_unlabelled(dataset: Dataset, path: Path) -> None:
         log.info("%s: %d objects without a label were left out", path, count)
 
 
-def _annotation(ann_id: int, image_id: int, category: int, mask: Mask, options: CocoOptions) -> dict:
+def _annotation(ann_id: int, image_id: int, category: int, mask: Mask, options: CocoOptions, crowd: bool) -> dict:
     x0, y0, x1, y1 = mask.bbox
+    if crowd:  # COCO's own crowd regions are uncompressed RLE; crowd is never a polygon
+        segmentation: Any = {"size": [mask.height, mask.width], "counts": mask_runs(mask).tolist()}
+    else:
+        segmentation = segmentation_of(mask, options)
     return {
         "id": ann_id,
         "image_id": image_id,
         "category_id": category,
-        "segmentation": segmentation_of(mask, options),
+        "segmentation": segmentation,
         "area": mask.area,
         "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-        "iscrowd": 0,
+        "iscrowd": int(crowd),
     }
 
 
@@ -92,28 +145,47 @@ def _video_entry(video_id: int, item: ItemData, root: Path) -> dict:
     }
 
 
-def coco_dict(
-    dataset: Dataset, root: Path, options: CocoOptions = DEFAULT_OPTIONS, progress: Progress = no_progress
-) -> dict:
-    """The COCO JSON content of a dataset; file names relative to the image root `root`."""
-    categories, category_ids = category_table(dataset)
+def _image_entries(dataset: Dataset, root: Path) -> tuple[list[dict], list[dict], list[list[int]]]:
+    """COCO images and videos, and the image id of each item's frames (ids kept where unique)."""
+    wanted = [item.source_ids.get(frame) for item in dataset.items for frame in range(item.frame_count)]
+    image_ids = iter(keep_ids(wanted))
     images: list[dict] = []
-    annotations: list[dict] = []
     videos: list[dict] = []
-    track = 0
-    total, done = dataset.mask_count(), 0
+    frame_ids: list[list[int]] = []
     for item in dataset.items:
         video_id = None
         if item.kind == "video":
             video_id = len(videos) + 1
             videos.append(_video_entry(video_id, item, root))
-        first_image = len(images) + 1
-        for frame in range(item.frame_count):
-            entry = {"id": first_image + frame, "file_name": _frame_file(item, frame, root)}
+        ids = [next(image_ids) for _ in range(item.frame_count)]
+        frame_ids.append(ids)
+        for frame, image_id in enumerate(ids):
+            entry = {"id": image_id, "file_name": _frame_file(item, frame, root)}
             entry.update(width=item.width, height=item.height)
             if video_id is not None:
                 entry.update(video_id=video_id, frame_id=frame)
+            else:
+                entry.update({k: v for k, v in item.extra.items() if k not in IMAGE_KEYS})
             images.append(entry)
+    return images, videos, frame_ids
+
+
+def coco_dict(
+    dataset: Dataset,
+    root: Path,
+    options: CocoOptions = DEFAULT_OPTIONS,
+    progress: Progress = no_progress,
+    template: list[LabelData] | None = None,
+) -> dict:
+    """The COCO JSON content of a dataset; file names relative to the image root `root`.
+
+    `template`: categories whose ids labels without one of their own take by name (category_table).
+    """
+    categories, category_ids = category_table(dataset, template)
+    images, videos, frame_ids = _image_entries(dataset, root)
+    planned = []  # (image id, track, object, frame, mask): ids are chosen once all are known
+    track = 0
+    for item, ids in zip(dataset.items, frame_ids, strict=True):
         for obj in item.objects:
             track += 1
             if not obj.label:
@@ -121,15 +193,22 @@ def coco_dict(
             for frame, mask in sorted(obj.masks.items()):
                 if mask.is_empty:
                     continue
-                ann = _annotation(len(annotations) + 1, first_image + frame, category_ids[obj.label], mask, options)
-                ann.update(track_id=track, name=obj.name)
-                annotations.append(ann)
-                done += 1
-                if done % 1000 == 0:
-                    progress(done, total)
-    progress(total, total)
-    data = {"info": {"description": "exported by annotator"}, "images": images, "annotations": annotations}
-    data["categories"] = categories
+                if not 0 <= frame < len(ids):
+                    log.warning("%s: a mask on frame %d of %d frames is left out", item.path, frame, len(ids))
+                    continue
+                planned.append((ids[frame], track, obj, frame, mask))
+    ann_ids = keep_ids([obj.source_ids.get(frame) for _, _, obj, frame, _ in planned])
+    annotations: list[dict] = []
+    for done, (ann_id, (image_id, track, obj, _, mask)) in enumerate(zip(ann_ids, planned, strict=True), 1):
+        ann = _annotation(ann_id, image_id, category_ids[obj.label], mask, options, obj.iscrowd)
+        ann.update(track_id=track, name=obj.name)
+        annotations.append(ann)
+        if done % 1000 == 0:
+            progress(done, len(planned))
+    progress(len(planned), len(planned))
+    data = {"info": {"description": "exported by annotator"}}
+    data.update({key: value for key, value in dataset.extra.items() if key not in OWN_KEYS})
+    data.update(images=images, annotations=annotations, categories=categories)
     if videos:
         data["videos"] = videos
     return data
@@ -154,7 +233,9 @@ def write_coco(
     """Write a COCO instance-segmentation JSON file, images named below `root`; returns its path."""
     path = Path(path)
     log_unlabelled(dataset, path)
-    write_json_atomic(path, coco_dict(dataset, image_root(dataset, root, path.parent), options, progress))
+    template = read_categories(options.categories) if options.categories else None
+    data = coco_dict(dataset, image_root(dataset, root, path.parent), options, progress, template)
+    write_json_atomic(path, data)
     log.info("wrote %s", path)
     return path
 
@@ -170,6 +251,7 @@ def _index(reader: Reader, data: dict, key: str, required: bool = True) -> Itera
 
 
 def _categories(reader: Reader, data: dict) -> tuple[list[LabelData], dict[int, str]]:
+    """Labels in file order, each with its category id and other fields (a name twice: the first), and id -> name."""
     labels, names = [], {}
     for _, entry, element in _index(reader, data, "categories"):
         cat_id = reader.integer(reader.get(entry, "id", int, element), f"{element}.id")
@@ -178,8 +260,29 @@ def _categories(reader: Reader, data: dict) -> tuple[list[LabelData], dict[int, 
             raise reader.fail(f"{element}.id", f"category id {cat_id} appears twice")
         names[cat_id] = name
         if name not in [label.name for label in labels]:
-            labels.append(LabelData(name))
+            extra = {key: value for key, value in entry.items() if key not in CATEGORY_KEYS}
+            labels.append(LabelData(name, source_id=cat_id, extra=extra))
     return labels, names
+
+
+def read_categories(path: Path) -> list[LabelData]:
+    """The categories of a COCO file as labels with their ids (FormatError naming the file when bad)."""
+    reader = Reader(Path(path))
+    return _categories(reader, reader.check(load_json(path), dict, ""))[0]
+
+
+def _refuse_other_tasks(reader: Reader, data: dict) -> None:
+    """FormatError for panoptic and captions files, which look like instance files but hold no instance masks."""
+    annotations = data.get("annotations")
+    if not isinstance(annotations, list):
+        return
+    for index, entry in enumerate(annotations):
+        if isinstance(entry, dict):
+            if "segments_info" in entry:
+                raise reader.fail(f"annotations[{index}]", PANOPTIC)
+            if "caption" in entry and "category_id" not in entry:
+                raise reader.fail(f"annotations[{index}]", CAPTIONS)
+            return
 
 
 @dataclass
@@ -189,6 +292,7 @@ class _Image:
     height: int
     video_id: int | None
     frame: int
+    extra: dict
 
 
 def _images(reader: Reader, data: dict) -> dict[int, _Image]:
@@ -205,7 +309,8 @@ def _images(reader: Reader, data: dict) -> dict[int, _Image]:
         frame = reader.opt(entry, "frame_id", int, element, -1)
         if frame < -1:
             raise reader.fail(f"{element}.frame_id", "must not be negative")
-        images[image_id] = _Image(file_name, width, height, video, frame)
+        extra = {key: value for key, value in entry.items() if key not in IMAGE_KEYS}
+        images[image_id] = _Image(file_name, width, height, video, frame, extra)
     return images
 
 
@@ -228,9 +333,40 @@ def parse_segmentation(reader: Reader, value: Any, element: str, height: int, wi
     return Mask.from_array(polygons_to_mask(rings, height, width, "edge"))
 
 
-def _annotations(reader: Reader, data: dict, images: dict[int, _Image], categories: dict[int, str]) -> list[tuple]:
-    """(image_id, track_id or None, label, name, Mask) of every annotation, all checked."""
+@dataclass
+class _Annotation:
+    ann_id: int
+    image_id: int
+    track: int | None
+    label: str
+    name: str
+    mask: Mask
+    crowd: bool
+
+
+def has_mask(segmentation: Any) -> bool:
+    """False for what detection tools write for a box-only annotation: null, [] or [[]] (or no key)."""
+    if segmentation is None:
+        return False
+    return not (isinstance(segmentation, list) and all(ring == [] for ring in segmentation))
+
+
+def _crowd(reader: Reader, entry: dict, element: str) -> bool:
+    value = entry.get("iscrowd")
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    flag = reader.integer(value, f"{element}.iscrowd")
+    if flag not in (0, 1):
+        raise reader.fail(f"{element}.iscrowd", f"must be 0 or 1, not {flag}")
+    return bool(flag)
+
+
+def _annotations(
+    reader: Reader, data: dict, images: dict[int, _Image], categories: dict[int, str]
+) -> tuple[list[_Annotation], int]:
+    """Every annotation with a mask, all checked, and how many have none (box-only)."""
     result = []
+    box_only = 0
     seen: set[int] = set()
     for _, entry, element in _index(reader, data, "annotations"):
         ann_id = reader.integer(reader.get(entry, "id", int, element), f"{element}.id")
@@ -244,13 +380,15 @@ def _annotations(reader: Reader, data: dict, images: dict[int, _Image], categori
         if category not in categories:
             raise reader.fail(f"{element}.category_id", f"no category has id {category}")
         image = images[image_id]
-        if "segmentation" not in entry:
-            raise reader.fail(element, "misses the key 'segmentation'")
-        mask = parse_segmentation(reader, entry["segmentation"], f"{element}.segmentation", image.height, image.width)
+        crowd = _crowd(reader, entry, element)
         track = reader.opt(entry, "track_id", int, element)
         name = reader.opt(entry, "name", str, element, "")
-        result.append((image_id, track, categories[category], name, mask))
-    return result
+        if not has_mask(entry.get("segmentation")):
+            box_only += 1
+            continue
+        mask = parse_segmentation(reader, entry["segmentation"], f"{element}.segmentation", image.height, image.width)
+        result.append(_Annotation(ann_id, image_id, track, categories[category], name, mask, crowd))
+    return result, box_only
 
 
 def _videos(reader: Reader, data: dict) -> dict[int, dict]:
@@ -271,7 +409,9 @@ def _media(reader: Reader, lookup: MediaLookup, name: str, element: str, check_m
     if check_media and not path.exists():
         where = " or ".join(str(folder) for folder in lookup.folders(reader.path.parent)[:2])
         more = " and the folders above" if lookup.images is None else ""
-        raise reader.fail(element, f"the image '{name}' is listed but absent (looked in {where}{more})")
+        problem = f"the image '{name}' is listed but absent (looked in {where}{more})"
+        fix = "give the folder the names are relative to with --images DIR"
+        raise reader.fail(element, f"{problem}: {fix}, or --no-check-media to read the annotations without images")
     return str(path)
 
 
@@ -286,7 +426,8 @@ def _build_items(
         if image.video_id is None:
             element = f"images[id={image_id}].file_name"
             path = _media(reader, lookup, image.file_name, element, check_media)
-            item = ItemData(path, image.width, image.height, ref=image.file_name)
+            item = ItemData(path, image.width, image.height, ref=image.file_name, extra=image.extra)
+            item.source_ids[0] = image_id
             items.append(item)
             where[image_id] = (item, 0)
         else:
@@ -309,29 +450,36 @@ def _build_items(
         items.append(item)
         for (image_id, _), frame in zip(frames, numbers, strict=True):
             where[image_id] = (item, frame)
+            item.source_ids[frame] = image_id
     return where, items
 
 
 def coco_to_dataset(data: Any, reader: Reader, lookup: MediaLookup, check_media: bool = True) -> Dataset:
     """A Dataset from parsed COCO JSON (FormatError on anything invalid); media found through `lookup`."""
     data = reader.check(data, dict, "")
+    _refuse_other_tasks(reader, data)
     labels, categories = _categories(reader, data)
     images = _images(reader, data)
     videos = _videos(reader, data)
-    annotations = _annotations(reader, data, images, categories)
+    annotations, box_only = _annotations(reader, data, images, categories)
     where, items = _build_items(reader, images, videos, lookup, check_media)
     tracks: dict[tuple[int, int], ObjectData] = {}
-    for image_id, track, label, name, mask in annotations:
-        item, frame = where[image_id]
-        key = (id(item), track)
-        obj = tracks.get(key) if track is not None else None
+    for ann in annotations:
+        item, frame = where[ann.image_id]
+        key = (id(item), ann.track)
+        tracked = ann.track is not None and not ann.crowd
+        obj = tracks.get(key) if tracked else None
         if obj is None or frame in obj.masks:
-            obj = ObjectData(name=name, label=label, track_id=track)
+            obj = ObjectData(name=ann.name, label=ann.label, track_id=ann.track, iscrowd=ann.crowd)
             item.objects.append(obj)
-            if track is not None:
+            if tracked:
                 tracks[key] = obj
-        obj.masks[frame] = mask
-    return Dataset(labels, items, root=lookup.root_or(reader.path.parent))
+        obj.masks[frame] = ann.mask
+        obj.source_ids[frame] = ann.ann_id
+    extra = {key: value for key, value in data.items() if key not in OWN_KEYS}
+    dataset = Dataset(labels, items, root=lookup.root_or(reader.path.parent), extra=extra)
+    dataset.skip(box_only, "box-only annotations (no mask)", reader.path)
+    return dataset
 
 
 def read_coco(path: Path, images_root: Path | None = None, check_media: bool = True) -> Dataset:

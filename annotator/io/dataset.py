@@ -15,11 +15,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from annotator.document.mask import Mask
 from annotator.document.model import Color, ItemKind, palette_color
 
 log = logging.getLogger(__name__)
+CROWD_NAME = "crowd"
+"""The object name that marks a crowd region in a project (which has no crowd flag): an import names
+crowd regions so, and an export takes objects of this name as crowd regions."""
 
 
 @dataclass
@@ -28,6 +32,10 @@ class LabelData:
 
     name: str
     color: Color | None = None
+    source_id: int | None = None
+    """The class's id in the file it was read from (a COCO category id); writers that number classes keep it."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Other fields of the class's entry in that file (COCO supercategory, keypoints), written back by its format."""
 
 
 @dataclass
@@ -39,6 +47,11 @@ class ObjectData:
     masks: dict[int, Mask] = field(default_factory=dict)
     color: Color | None = None
     track_id: int | None = None
+    iscrowd: bool = False
+    """A crowd region (COCO iscrowd 1): one mask over many instances. COCO keeps it, a project as an
+    object named CROWD_NAME; the other formats leave it out (`without_crowd`)."""
+    source_ids: dict[int, int] = field(default_factory=dict)
+    """Annotation id by frame in the file it was read from (COCO); a COCO writer keeps the unique ones."""
 
 
 @dataclass
@@ -54,6 +67,10 @@ class ItemData:
     objects: list[ObjectData] = field(default_factory=list)
     frame_names: list[str] | None = None
     ref: str | None = None
+    source_ids: dict[int, int] = field(default_factory=dict)
+    """Image id by frame in the file it was read from (COCO); a COCO writer keeps the unique ones."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Other fields of an image's entry in that file (COCO license, coco_url), written back by its format."""
 
     @property
     def name(self) -> str:
@@ -90,11 +107,33 @@ class Dataset:
     skipped: list[str] = field(default_factory=list)
     """What a reader left out, one line per reason with its count and where ('3 box-only annotations
     (no mask) in train.json'); import and convert report every line. Add with `skip`."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Top-level keys of the file it was read from that no other field holds (COCO info, licenses),
+    written back by the writer of that format."""
 
     def skip(self, count: int, what: str, where: str | Path) -> None:
         """Record that `count` things (`what`: a plural noun phrase with its reason) in `where` were left out."""
         if count:
             self.skipped.append(f"{count} {what} in {Path(where).name or where}")
+
+    def crowd_count(self) -> int:
+        """Number of crowd regions (objects with `iscrowd`)."""
+        return sum(1 for item in self.items for obj in item.objects if obj.iscrowd)
+
+    def without_crowd(self, where: str | Path, why: str) -> Dataset:
+        """A copy without crowd regions, their count recorded in its `skipped` (`why`: what cannot keep them).
+
+        For formats without a crowd flag: a crowd region is no instance, so it must not become one.
+        Masks are shared, not copied; the dataset itself is unchanged.
+        """
+        count = self.crowd_count()
+        if not count:
+            return self
+        log.info("%s: %d crowd regions left out (%s)", where, count, why)
+        items = [replace(item, objects=[o for o in item.objects if not o.iscrowd]) for item in self.items]
+        copy = replace(self, items=items, skipped=list(self.skipped))
+        copy.skip(count, f"crowd regions (iscrowd 1: {why})", where)
+        return copy
 
     def label_names(self) -> list[str]:
         """Label names in order."""

@@ -23,16 +23,19 @@ from annotator.io.polygons import DEFAULT_TOLERANCE
 from annotator.io.project_io import ImportReport, dataset_from_project, import_dataset, read_project, write_project
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
-from annotator.io.tracks import write_mot, write_point_tracks
+from annotator.io.tracks import write_mot, write_mot_gt, write_point_tracks
 from annotator.io.yolo import read_yolo, write_yolo
 from annotator.io.ytvis import read_ytvis, write_ytvis
 
 log = logging.getLogger(__name__)
 
 READABLE = ("project", "coco", "ytvis", "labelme", "rle", "png", "semantic", "yolo")
-WRITABLE = (*READABLE, "mot", "points")
-NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic")
+WRITABLE = (*READABLE, "mot", "mot-gt", "points")
+NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic", "mot-gt")
 """Formats in which every object needs a class: there an object without a label is left out or named."""
+KEEPS_CROWD = ("coco", "project")
+"""Formats that keep crowd regions (COCO iscrowd 1; a project as objects named dataset.CROWD_NAME);
+the others leave them out and say how many."""
 PROJECT_SUFFIX = ".annot"
 
 
@@ -43,7 +46,8 @@ class FormatOptions:
     `images` is the image root: writers name media relative to it (default: the dataset's root,
     the project's folder); readers look image references up below it and pair PNG / YOLO files
     with its images by stem. `unlabelled`: in the NEEDS_LABEL formats, objects without a label
-    are left out (None) or exported under this label name.
+    are left out (None) or exported under this label name. `categories`: a COCO file whose
+    category ids a COCO export gives labels of the same name (a project keeps no ids).
     """
 
     segmentation: Literal["rle", "polygon"] = "rle"
@@ -53,6 +57,12 @@ class FormatOptions:
     video: bool = False
     check_media: bool = True
     unlabelled: str | None = None
+    categories: Path | None = None
+
+
+def without_crowd(dataset: Dataset, fmt: str, where: str | Path) -> Dataset:
+    """The dataset as format `fmt` gets it: crowd regions left out (and counted) unless it keeps them."""
+    return dataset if fmt in KEEPS_CROWD else dataset.without_crowd(where, f"{fmt} has no crowd flag")
 
 
 def unlabelled_left_out(dataset: Dataset, fmt: str, options: FormatOptions) -> int:
@@ -139,8 +149,9 @@ def write_dataset(
     a label follow `options.unlabelled` in the formats that need a class.
     """
     out = Path(out)
-    coco = CocoOptions(options.segmentation, options.tolerance)
+    coco = CocoOptions(options.segmentation, options.tolerance, options.categories)
     root = options.images
+    dataset = without_crowd(dataset, fmt, out)
     if fmt in NEEDS_LABEL:
         dataset = dataset.with_unlabelled(options.unlabelled)
     if fmt == "project":
@@ -160,6 +171,8 @@ def write_dataset(
         return write_yolo(dataset, out, options.tolerance, progress)
     if fmt == "mot":
         return write_mot(dataset, out, progress)
+    if fmt == "mot-gt":
+        return write_mot_gt(dataset, out, progress)
     if fmt == "points":
         return write_point_tracks(dataset, out, progress)
     raise FormatError(out, "", f"cannot write the format '{fmt}' (writable: {', '.join(WRITABLE)})")
@@ -182,7 +195,7 @@ def convert(
     fmt = src_format or detect_format(Path(src))
     if to not in WRITABLE:
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
-    dataset = read_dataset(Path(src), fmt, options, progress)
+    dataset = without_crowd(read_dataset(Path(src), fmt, options, progress), to, src)
     lines = list(dataset.skipped)
     left_out = unlabelled_left_out(dataset, to, options)
     if left_out:

@@ -5,13 +5,14 @@ failure part-way leaves the project as it was. Dataset items are matched to the 
 by their path below the image root, else by a unique file name (annotator.io.matching); matched
 items receive the imported objects, new media below the project's folder become items, and
 images that are not there are skipped and reported (or refuse the import when `strict`). Labels
-are matched by name and created when new.
+are matched by name and created when new. A crowd region (COCO iscrowd 1) becomes an object
+named CROWD_NAME (a project has no crowd flag), and an object of that name is exported as one.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from annotator.document.model import Item
 from annotator.document.project import Project
 from annotator.errors import FormatError, ProjectError
 from annotator.io.common import Progress, no_progress
-from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
+from annotator.io.dataset import CROWD_NAME, Dataset, ItemData, LabelData, ObjectData
 from annotator.io.matching import NewItems, Placement, Target, media_file, media_root, place_items
 from annotator.io.media import list_images
 
@@ -42,6 +43,8 @@ class ImportReport:
     """Items that received at least one object."""
     skipped: tuple[str, ...] = ()
     """What the reader left out, with counts and reasons (Dataset.skipped)."""
+    crowd: int = 0
+    """Crowd regions imported as objects named CROWD_NAME."""
 
     def missing_text(self, shown: int = MISSING_SHOWN) -> str:
         """The missing images as a person reads them: 'a.jpg, b.jpg and 3 more' ('' when none)."""
@@ -58,6 +61,8 @@ class ImportReport:
         if self.missing:
             count = len(self.missing)
             text += f"; {_count(count, 'image')} not found, skipped: {self.missing_text()}"
+        if self.crowd:
+            text += f"; {_count(self.crowd, 'crowd region')} (iscrowd 1) kept as objects named '{CROWD_NAME}'"
         for line in self.skipped:
             text += f"; skipped {line}"
         return text
@@ -99,7 +104,7 @@ def dataset_from_project(project: Project, item_ids: list[int] | None = None) ->
                 if mask is not None:
                     masks[frame] = mask
             label = label_names.get(obj.label_id) if obj.label_id is not None else None
-            data.objects.append(ObjectData(obj.name, label, masks, obj.color, obj.id))
+            data.objects.append(ObjectData(obj.name, label, masks, obj.color, obj.id, obj.name == CROWD_NAME))
         items.append(data)
     root = media_root(project)
     return Dataset(labels, items, root=str(root) if root else None)
@@ -146,7 +151,7 @@ class ImportDataset:
         added: dict[AddItem, int] = {}
         matched: set[int] = set()
         annotated: set[int] = set()
-        masks = objects = 0
+        masks = objects = crowd = 0
         for data, target in zip(self.dataset.items, self.targets, strict=True):
             if target is None:
                 continue
@@ -163,13 +168,18 @@ class ImportDataset:
                 name = (obj.label or "").strip()
                 if name and name not in label_ids:
                     label_ids[name] = AddLabel(name).run(project, apply).id
-                created = AddObject(item_id, label_ids[name] if name else None, obj.name, obj.color).run(project, apply)
+                object_name = CROWD_NAME if obj.iscrowd else obj.name
+                created = AddObject(item_id, label_ids[name] if name else None, object_name, obj.color).run(
+                    project, apply
+                )
                 objects += 1
+                crowd += obj.iscrowd
                 for frame, mask in sorted(obj.masks.items()):
                     SetMask(created.id, frame, mask, source="imported").run(project, apply)
                     masks += 1
         skipped = tuple(self.dataset.skipped)
-        return ImportReport(masks, objects, len(matched), len(added), self.missing, len(annotated), skipped)
+        report = ImportReport(masks, objects, len(matched), len(added), self.missing, len(annotated), skipped)
+        return replace(report, crowd=crowd)
 
 
 def _refuse_missing(placement: Placement, source: str, root: Path | None) -> None:

@@ -103,6 +103,11 @@ def _runs_of_crop(mask: Mask) -> np.ndarray:
     return runs
 
 
+def mask_runs(mask: Mask) -> np.ndarray:
+    """Column-major run lengths of a mask (int64, starting with a background run): uncompressed RLE counts."""
+    return _runs_of_crop(mask)
+
+
 def mask_to_rle(mask: Mask) -> dict:
     """COCO compressed RLE {'size': [h, w], 'counts': str} of a mask, equal to `mask.to_rle()`.
 

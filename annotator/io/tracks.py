@@ -1,9 +1,15 @@
 """Video extras (export only): MOT-style box tracks and point tracks.
 
-MOT: OUT/STEM.txt per item, one line per object and frame with a mask, in the MOTChallenge
-result layout "frame,id,bb_left,bb_top,bb_width,bb_height,conf,x,y,z" (frame 1-based, the
-mask's box, conf 1, world coordinates -1); `tracks.json` beside them names each id's object
-and label.
+MOT results ('mot'): OUT/STEM.txt per item, one line per object and frame with a mask, in the
+MOTChallenge result layout "frame,id,bb_left,bb_top,bb_width,bb_height,conf,x,y,z" (frame
+1-based, the mask's box, conf 1, world coordinates -1): what a tracker submits for evaluation.
+MOT ground truth ('mot-gt', for training): one sequence folder OUT/STEM/ per item with
+`seqinfo.ini` (name, imDir, frameRate, seqLength, imWidth, imHeight, imExt) and `gt/gt.txt`,
+"frame,id,bb_left,bb_top,bb_width,bb_height,consider,class,visibility" (frame 1-based, consider
+1, class the 1-based line of `gt/labels.txt`, which names the classes as Datumaro's mot_seq reads
+them, -1 for no label; visibility 1: the box is the mask's, so all of it is visible). Frames are
+not copied: img1/000001.jpg... (imDir, imExt) is where a consumer looks for them.
+Both write `tracks.json` in OUT, naming each id's object and label.
 Point tracks: OUT/STEM.npz per item with `points` (N, T, 2) float32 (x, y) pixels (NaN where
 not visible), `visible` (N, T) bool, `object_ids` (N,), `names`, `labels` (N,) str and
 `frame_size` (height, width). The point of a mask is its most interior pixel (the maximum of the
@@ -20,34 +26,86 @@ import cv2
 import numpy as np
 
 from annotator.document.mask import Mask
+from annotator.errors import FormatError
 from annotator.io.common import Progress, no_progress, write_bytes_atomic, write_json_atomic
-from annotator.io.dataset import Dataset
+from annotator.io.dataset import Dataset, ItemData
 
 log = logging.getLogger(__name__)
+MOT_IMAGE_DIR = "img1"
 
 
 def _track_id(index: int, track: int | None) -> int:
     return track if track is not None else index + 1
 
 
+def track_ids(item: ItemData) -> list[int]:
+    """A positive MOT id per object of the item: its track id, else its position; unique within the item."""
+    ids: list[int] = []
+    for index, obj in enumerate(item.objects):
+        track = _track_id(index, obj.track_id)
+        if track < 1 or track in ids:
+            track = max([0, *ids, *(o.track_id or 0 for o in item.objects)]) + 1
+        ids.append(track)
+    return ids
+
+
+def _boxes(item: ItemData) -> tuple[list[tuple[int, int, int, int, int, int, int]], dict[str, dict]]:
+    """(frame 1-based, id, x, y, w, h, object index) of every non-empty mask sorted, and the id legend."""
+    rows = []
+    legend = {}
+    for index, (obj, track) in enumerate(zip(item.objects, track_ids(item), strict=True)):
+        legend[str(track)] = {"name": obj.name, "label": obj.label}
+        for frame, mask in sorted(obj.masks.items()):
+            if not mask.is_empty:
+                x0, y0, x1, y1 = mask.bbox
+                rows.append((frame + 1, track, x0, y0, x1 - x0, y1 - y0, index))
+    rows.sort()
+    return rows, legend
+
+
 def write_mot(dataset: Dataset, out: Path, progress: Progress = no_progress) -> Path:
-    """Write one MOT box-track file per item into folder `out`, plus tracks.json."""
+    """Write one MOT results file (OUT/STEM.txt) per item into folder `out`, plus tracks.json."""
     out = Path(out)
     legend = {}
     for done, item in enumerate(dataset.items, 1):
-        rows = []
-        tracks = {}
-        for index, obj in enumerate(item.objects):
-            track = _track_id(index, obj.track_id)
-            tracks[str(track)] = {"name": obj.name, "label": obj.label}
-            for frame, mask in sorted(obj.masks.items()):
-                if not mask.is_empty:
-                    x0, y0, x1, y1 = mask.bbox
-                    rows.append((frame + 1, track, x0, y0, x1 - x0, y1 - y0))
-        rows.sort()
-        text = "".join(f"{f},{t},{x},{y},{w},{h},1,-1,-1,-1\n" for f, t, x, y, w, h in rows)
+        rows, legend[item.stem] = _boxes(item)
+        text = "".join(f"{f},{t},{x},{y},{w},{h},1,-1,-1,-1\n" for f, t, x, y, w, h, _ in rows)
         write_bytes_atomic(out / f"{item.stem}.txt", text.encode("utf-8"))
-        legend[item.stem] = tracks
+        progress(done, len(dataset.items))
+    write_json_atomic(out / "tracks.json", legend, indent=1)
+    return out
+
+
+def _seqinfo(item: ItemData) -> str:
+    """The sequence's seqinfo.ini: exactly MOTChallenge's seven keys (Datumaro refuses others)."""
+    first = item.frame_name(0)
+    ext = Path(first).suffix.lower() or ".jpg"
+    lines = ["[Sequence]", f"name={item.stem}", f"imDir={MOT_IMAGE_DIR}", f"frameRate={round(item.fps)}"]
+    lines += [f"seqLength={item.frame_count}", f"imWidth={item.width}", f"imHeight={item.height}", f"imExt={ext}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_mot_gt(dataset: Dataset, out: Path, progress: Progress = no_progress) -> Path:
+    """Write one MOT ground-truth sequence (STEM/seqinfo.ini, gt/gt.txt, gt/labels.txt) per item into `out`."""
+    out = Path(out)
+    stems = [item.stem for item in dataset.items]
+    for stem in stems:
+        if stems.count(stem) > 1:
+            raise FormatError(out, "", f"two items are named {stem}: each sequence folder needs a name of its own")
+    used = [obj.label for item in dataset.items for obj in item.objects if obj.label]
+    names = list(dict.fromkeys([*dataset.label_names(), *used]))
+    classes = {name: number for number, name in enumerate(names, 1)}
+    legend = {}
+    for done, item in enumerate(dataset.items, 1):
+        rows, legend[item.stem] = _boxes(item)
+        lines = []
+        for frame, track, x, y, w, h, index in rows:
+            label = item.objects[index].label
+            lines.append(f"{frame},{track},{x},{y},{w},{h},1,{classes[label] if label else -1},1\n")
+        sequence = out / item.stem
+        write_bytes_atomic(sequence / "gt" / "gt.txt", "".join(lines).encode("utf-8"))
+        write_bytes_atomic(sequence / "gt" / "labels.txt", "".join(f"{n}\n" for n in names).encode("utf-8"))
+        write_bytes_atomic(sequence / "seqinfo.ini", _seqinfo(item).encode("utf-8"))
         progress(done, len(dataset.items))
     write_json_atomic(out / "tracks.json", legend, indent=1)
     return out
@@ -75,7 +133,7 @@ def point_tracks(dataset: Dataset, item_index: int) -> dict[str, np.ndarray]:
     return {
         "points": points,
         "visible": visible,
-        "object_ids": np.array([_track_id(i, o.track_id) for i, o in enumerate(item.objects)], np.int64),
+        "object_ids": np.array(track_ids(item), np.int64),
         "names": np.array([o.name for o in item.objects], dtype=str),
         "labels": np.array([o.label or "" for o in item.objects], dtype=str),
         "frame_size": np.array([item.height, item.width], np.int64),

@@ -49,6 +49,7 @@ DESCRIPTIONS = {
     "semantic": "Semantic PNG masks (pixel = label) + label map",
     "yolo": "YOLO segmentation (txt + names)",
     "mot": "MOT box tracks (CSV, videos)",
+    "mot-gt": "MOT ground truth (gt/gt.txt + seqinfo.ini per sequence, for training)",
     "points": "Point tracks (npz, videos)",
     "project": "Annotator project (.annot)",
 }

@@ -107,6 +107,15 @@ def test_mutated_coco_gives_only_format_errors(valid_files: dict[str, Any], data
     for item in dataset.items:
         for obj in item.objects:
             assert all(m.size == (item.height, item.width) for m in obj.masks.values())
+    # Whatever was accepted (ids, crowd flags, other keys kept) is written back as valid COCO.
+    again = read_coco(write_coco(dataset, valid_files["root"] / "rewritten.json"), check_media=False)
+    assert _drawn(again) == _drawn(dataset)
+
+
+def _drawn(dataset: Dataset) -> tuple[int, int]:
+    """(masks with pixels, crowd regions with pixels): what a COCO export writes."""
+    masks = [(m, o.iscrowd) for i in dataset.items for o in i.objects for m in o.masks.values() if not m.is_empty]
+    return len(masks), sum(crowd for _, crowd in masks)
 
 
 @FUZZ
