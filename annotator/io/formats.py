@@ -25,6 +25,7 @@ from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
 from annotator.io.tracks import write_mot, write_point_tracks
 from annotator.io.yolo import read_yolo, write_yolo
+from annotator.io.yolo_layout import YAML_SUFFIXES, looks_like_yolo
 from annotator.io.ytvis import read_ytvis, write_ytvis
 
 log = logging.getLogger(__name__)
@@ -78,11 +79,10 @@ def _detect_json(path: Path) -> str:
 def _detect_folder(path: Path) -> str:
     if (path / LABEL_MAP_FILE).is_file():
         return "semantic"
+    if looks_like_yolo(path):  # before PNG: a YOLO dataset's images may be PNGs
+        return "yolo"
     if any(path.glob("*.png")) or any(path.glob("*/*.png")):
         return "png"
-    names = ("classes.txt", "obj.names", "data.yaml")
-    if any((path / n).is_file() for n in names) and (any(path.glob("labels/*.txt")) or any(path.glob("*.txt"))):
-        return "yolo"
     if any(path.glob("*.json")) or any(path.glob("*/*.json")):
         return "labelme"
     raise FormatError(path, "", "holds no annotations of a known format (give --from)")
@@ -102,6 +102,8 @@ def detect_format(path: Path) -> str:
             return "project"
     if path.suffix.lower() == ".json":
         return _detect_json(path)
+    if path.suffix.lower() in YAML_SUFFIXES:
+        return "yolo"
     raise FormatError(path, "", "is of no known annotation format (give --from)")
 
 
@@ -157,7 +159,7 @@ def write_dataset(
     if fmt in ("png", "semantic"):
         return write_png_masks(dataset, out, "semantic" if fmt == "semantic" else "instance", progress, root)
     if fmt == "yolo":
-        return write_yolo(dataset, out, options.tolerance, progress)
+        return write_yolo(dataset, out, options.tolerance, progress, root)
     if fmt == "mot":
         return write_mot(dataset, out, progress)
     if fmt == "points":
