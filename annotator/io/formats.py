@@ -24,6 +24,7 @@ from annotator.io.project_io import ImportReport, dataset_from_project, import_d
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
 from annotator.io.tracks import write_mot, write_point_tracks
+from annotator.io.voc import is_semantic_folder
 from annotator.io.yolo import read_yolo, write_yolo
 from annotator.io.yolo_layout import YAML_SUFFIXES, looks_like_yolo
 from annotator.io.ytvis import read_ytvis, write_ytvis
@@ -82,7 +83,7 @@ def _detect_folder(path: Path) -> str:
     if looks_like_yolo(path):  # before PNG: a YOLO dataset's images may be PNGs
         return "yolo"
     if any(path.glob("*.png")) or any(path.glob("*/*.png")):
-        return "png"
+        return "semantic" if is_semantic_folder(path) else "png"  # by VOC's and labelme's conventions
     if any(path.glob("*.json")) or any(path.glob("*/*.json")):
         return "labelme"
     raise FormatError(path, "", "holds no annotations of a known format (give --from)")
