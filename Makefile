@@ -7,6 +7,9 @@ PARITY_VENV ?= .venv-parity
 # The labelme package reads our labelme exports in the tests; it needs PyQt5, so it lives in its
 # own venv. Without it (no registry) those tests are skipped, never failed.
 LABELME_VENV ?= .venv-labelme
+# Ultralytics' own dataset checker loads our YOLO exports in the tests: torch (the CPU build), ultralytics and
+# torchvision without their other requirements, and only what its dataset loader imports. Skipped when absent.
+ULTRA_VENV ?= .venv-ultra
 # wheel-smoke: the built wheel, installed (not editable) into this venv, deleted and made anew each time.
 WHEEL_VENV ?= .venv-wheel
 WHEEL_DIR ?= dist/wheel
@@ -34,7 +37,12 @@ lint: $(STAMP)
 $(LABELME_VENV)/.installed:
 	-$(PYTHON) -m venv $(LABELME_VENV) && $(LABELME_VENV)/bin/pip install -q labelme && touch $@
 
-test: lint $(LABELME_VENV)/.installed
+$(ULTRA_VENV)/.installed:
+	-$(PYTHON) -m venv $(ULTRA_VENV) && $(ULTRA_VENV)/bin/pip install -q torch==2.13.0 \
+		&& $(ULTRA_VENV)/bin/pip install -q --no-deps ultralytics torchvision==0.28.0 \
+		&& $(ULTRA_VENV)/bin/pip install -q numpy opencv-python-headless pyyaml pillow matplotlib && touch $@
+
+test: lint $(LABELME_VENV)/.installed $(ULTRA_VENV)/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 # The one-folder app dist/annotator/annotator (packaging/annotator.spec). Small by default (classic
@@ -86,4 +94,4 @@ parity: $(PARITY_VENV)/.installed
 	$(PARITY_VENV)/bin/python -m pytest -p no:cacheprovider tests/parity $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) $(WHEEL_VENV) .pytest_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) $(ULTRA_VENV) $(WHEEL_VENV) .pytest_cache .ruff_cache .hypothesis build dist

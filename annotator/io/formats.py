@@ -187,6 +187,11 @@ def convert(
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
     dataset = read_dataset(Path(src), fmt, options, progress)
     lines = list(dataset.skipped)
+    if dataset.missing:  # with --no-check-media: annotations whose image is not there
+        shown = ", ".join(dataset.missing[:5]) + (
+            f" and {len(dataset.missing) - 5} more" if len(dataset.missing) > 5 else ""
+        )
+        lines.append(f"{len(dataset.missing)} annotated images not found (left out: {shown}) in {Path(src).name}")
     left_out = unlabelled_left_out(dataset, to, options)
     if left_out:
         lines.append(f"{left_out} objects without a label (the format needs one; see --unlabelled) in {Path(src).name}")

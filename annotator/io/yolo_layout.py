@@ -137,14 +137,25 @@ def names_file(folder: Path) -> Path | None:
 # -- label files and their images ----------------------------------------------------------------
 
 
-def label_of(image: Path) -> Path:
-    """An image's label file as Ultralytics finds it: the last `images` folder replaced by `labels`, else beside."""
-    parts = list(image.parts)
-    for index in range(len(parts) - 2, -1, -1):
+def _images_part(path: Path, root: Path | None) -> int | None:
+    """Index of the last `images` folder of `path` below `root` (anywhere when it is not below it), or None."""
+    parts = path.parts
+    first = len(root.parts) if root is not None and parts[: len(root.parts)] == root.parts else 0
+    for index in range(len(parts) - 2, first - 1, -1):
         if parts[index] == "images":
-            parts[index] = "labels"
-            return Path(*parts).with_suffix(".txt")
-    return image.with_suffix(".txt")
+            return index
+    return None
+
+
+def label_of(image: Path, root: Path | None = None) -> Path:
+    """An image's label file as Ultralytics finds it: the last `images` folder (below `root`) replaced by
+    `labels`, else beside the image."""
+    index = _images_part(image, root)
+    if index is None:
+        return image.with_suffix(".txt")
+    parts = list(image.parts)
+    parts[index] = "labels"
+    return Path(*parts).with_suffix(".txt")
 
 
 def is_image_list(path: Path) -> bool:
@@ -193,11 +204,11 @@ class _Finder:
         are background images, left out and counted."""
         background = 0
         for image in images:
-            label = label_of(image)
+            label = label_of(image, self.layout.root)
             if not image.is_file():
                 self.layout.skipped.append((1, f"images listed but absent ({image.name})", where))
             elif label.is_file():
-                self.add(label, image, label.with_suffix("").name, _below(image, base or where))
+                self.add(label, image, label.with_suffix("").name, _below(image, base or where, self.layout.root))
             else:
                 background += 1
         if background:
@@ -224,13 +235,12 @@ class _Finder:
                 self.add(path, None, path.relative_to(folder).with_suffix("").as_posix())
 
 
-def _below(image: Path, folder: Path) -> str:
-    """An image's name: its path below the last `images` folder of its path (the counterpart of its label's path
-    below `labels`), else below `folder`, else its file name."""
-    parts = image.parts
-    for index in range(len(parts) - 2, -1, -1):
-        if parts[index] == "images":
-            return Path(*parts[index + 1 :]).as_posix()
+def _below(image: Path, folder: Path, root: Path) -> str:
+    """An image's name: its path below its last `images` folder (the counterpart of its label's path below
+    `labels`), else below `folder`, else its file name."""
+    index = _images_part(image, root)
+    if index is not None:
+        return Path(*image.parts[index + 1 :]).as_posix()
     try:
         return image.relative_to(folder).as_posix()
     except ValueError:
@@ -250,7 +260,7 @@ def _yaml_splits(finder: _Finder, path: Path, data: dict[str, Any], root: Path) 
                 target = root / entry[3:]
             if target.is_dir():
                 finder.add_images(_images_in(target, True), target)
-                finder.add_loose(label_of(target / "x").parent, True)
+                finder.add_loose(label_of(target / "x", root).parent, True)
             elif target.is_file():
                 finder.add_images(_listed_images(target, root), target, root)
             else:
@@ -266,7 +276,7 @@ def _folder_splits(finder: _Finder, src: Path) -> None:
     image_dirs = [d for d in [src / "images", *(s / "images" for s in subfolders)] if d.is_dir()]
     for folder in image_dirs:
         finder.add_images(_images_in(folder, True), folder)
-        finder.add_loose(label_of(folder / "x").parent, True)
+        finder.add_loose(label_of(folder / "x", finder.layout.root).parent, True)
     for listing in (src / name for name in IMAGE_LISTS):
         if listing.is_file() and is_image_list(listing):
             finder.add_images(_listed_images(listing, src), listing, src)

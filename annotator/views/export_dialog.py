@@ -47,7 +47,7 @@ DESCRIPTIONS = {
     "rle": "RLE JSON",
     "png": "Index PNG masks (one index per object)",
     "semantic": "Semantic PNG masks (pixel = label) + label map",
-    "yolo": "YOLO segmentation (txt + names)",
+    "yolo": "YOLO segmentation (Ultralytics dataset: images, labels, data.yaml)",
     "mot": "MOT box tracks (CSV, videos)",
     "points": "Point tracks (npz, videos)",
     "project": "Annotator project (.annot)",

@@ -145,7 +145,7 @@ def test_roboflow_layout(tmp_path: Path) -> None:
 
 
 def test_darknet_image_list_is_read_as_a_list_not_as_labels(tmp_path: Path) -> None:
-    data = tmp_path / "darknet" / "data"
+    data = tmp_path / "images" / "darknet" / "data"  # an `images` folder above the dataset is not its images/
     write_split(data / "obj", data / "obj", {"img1": [polygon_line(0, CAT)], "img2": [polygon_line(1, DOG)]})
     (data / "obj.names").write_text("cat\ndog\n")
     (data / "train.txt").write_text("data/obj/img1.jpg\n")
@@ -336,3 +336,18 @@ def test_ultralytics_loads_our_export(media: Path, tmp_path: Path) -> None:
     offsets = np.stack([xs - 12, ys - 12], axis=1)
     assert len(xs) > 0 and np.abs(offsets @ [-direction[1], direction[0]]).max() <= 2.0
     assert found["clip/00001.jpg"]["cls"] == [1] and found["clip/00000.jpg"]["cls"] == []
+
+
+def test_labels_without_their_images_are_refused_or_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    labels, images = tmp_path / "y" / "labels", tmp_path / "photos"
+    labels.mkdir(parents=True)
+    (tmp_path / "y" / "classes.txt").write_text("cat\n")
+    for stem in ("a", "b"):
+        (labels / f"{stem}.txt").write_text(polygon_line(0, CAT) + "\n")
+    write_image(images / "a.jpg", W, H)
+    args = ["convert", str(tmp_path / "y"), "-o", str(tmp_path / "p.annot"), "--to", "project", "--images", str(images)]
+    assert main(args) == 2
+    assert f"{labels / 'b.txt'}: no image named b.* in {images}" in capsys.readouterr().err
+    assert main([*args, "--no-check-media"]) == 0
+    printed = capsys.readouterr().out
+    assert "converted 1 masks" in printed and "skipped 1 annotated images not found (left out: b.*) in y" in printed
