@@ -10,6 +10,9 @@ LABELME_VENV ?= .venv-labelme
 # Datumaro reads our COCO and MOT exports and writes COCO for us in the tests (tests/io/test_datumaro.py);
 # it pins its own dependencies, so it too has its own venv, and without it those tests are skipped.
 DATUMARO_VENV ?= .venv-datumaro
+# Ultralytics' own dataset checker loads our YOLO exports in the tests: torch (the CPU build), ultralytics and
+# torchvision without their other requirements, and only what its dataset loader imports. Skipped when absent.
+ULTRA_VENV ?= .venv-ultra
 # wheel-smoke: the built wheel, installed (not editable) into this venv, deleted and made anew each time.
 WHEEL_VENV ?= .venv-wheel
 WHEEL_DIR ?= dist/wheel
@@ -40,7 +43,12 @@ $(LABELME_VENV)/.installed:
 $(DATUMARO_VENV)/.installed:
 	-$(PYTHON) -m venv $(DATUMARO_VENV) && $(DATUMARO_VENV)/bin/pip install -q datumaro && touch $@
 
-test: lint $(LABELME_VENV)/.installed $(DATUMARO_VENV)/.installed
+$(ULTRA_VENV)/.installed:
+	-$(PYTHON) -m venv $(ULTRA_VENV) && $(ULTRA_VENV)/bin/pip install -q torch==2.13.0 \
+		&& $(ULTRA_VENV)/bin/pip install -q --no-deps ultralytics torchvision==0.28.0 \
+		&& $(ULTRA_VENV)/bin/pip install -q numpy opencv-python-headless pyyaml pillow matplotlib && touch $@
+
+test: lint $(LABELME_VENV)/.installed $(DATUMARO_VENV)/.installed $(ULTRA_VENV)/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 # The one-folder app dist/annotator/annotator (packaging/annotator.spec). Small by default (classic
@@ -92,4 +100,4 @@ parity: $(PARITY_VENV)/.installed
 	$(PARITY_VENV)/bin/python -m pytest -p no:cacheprovider tests/parity $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) $(DATUMARO_VENV) $(WHEEL_VENV) .pytest_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) $(PARITY_VENV) $(LABELME_VENV) $(DATUMARO_VENV) $(ULTRA_VENV) $(WHEEL_VENV) .pytest_cache .ruff_cache .hypothesis build dist

@@ -24,7 +24,8 @@ EPILOG = """formats:
   rle       RLE JSON: compressed RLE per object and frame, with labels and object ids
   png       index PNG masks, one per image / frame (DAVIS style); import pairs them with --images
   semantic  semantic PNG masks (pixel = label index) with label_map.json
-  yolo      YOLO segmentation txt files with classes.txt / data.yaml
+  yolo      YOLO segmentation (Ultralytics, Roboflow, Darknet layouts; SRC may be the dataset YAML);
+            export: an Ultralytics dataset (images/, labels/, data.yaml)
   mot       MOT box tracks, results layout: OUT/SEQ.txt (export only)
   mot-gt    MOT box tracks, ground-truth layout for training: OUT/SEQ/gt/gt.txt with class and
             visibility, gt/labels.txt, seqinfo.ini (export only; frames not copied)

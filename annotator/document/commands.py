@@ -118,6 +118,7 @@ class AddItem:
     height: int = 0
     frame_count: int = 1
     fps: float = 0.0
+    frame_names: tuple[str, ...] | None = None
 
     @property
     def description(self) -> str:
@@ -130,7 +131,10 @@ class AddItem:
             raise CommandError(f"unknown item kind '{self.kind}'")
         if self.frame_count < 1 or self.width < 0 or self.height < 0:
             raise CommandError("an item needs at least one frame and a non-negative size")
+        if self.frame_names is not None and len(self.frame_names) != self.frame_count:
+            raise CommandError(f"{len(self.frame_names)} frame names for {self.frame_count} frames")
         item = Item(project.new_id("item"), self.path, self.kind, self.width, self.height, self.frame_count, self.fps)
+        item = replace(item, frame_names=self.frame_names)
         apply(RowChange("item", None, item, -1, len(project.items)))
         return item
 

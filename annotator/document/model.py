@@ -75,6 +75,9 @@ class Item:
     frame_count: int = 1
     fps: float = 0.0
     done: bool = False
+    frame_names: tuple[str, ...] | None = None
+    """A frame folder's file names in frame order, as the annotations named them (None: its listing); kept so
+    that a video whose frames are absent (imported without checking the media) is exported under its names."""
 
     @property
     def name(self) -> str:

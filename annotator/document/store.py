@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".annot"
 APPLICATION_ID = 0x414E4E54  # "ANNT" in the SQLite header: marks the file as ours
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -38,7 +38,7 @@ CREATE TABLE labels (
 CREATE TABLE items (
     id INTEGER PRIMARY KEY, path TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('image', 'video')),
     width INTEGER NOT NULL, height INTEGER NOT NULL, frame_count INTEGER NOT NULL, fps REAL NOT NULL,
-    done INTEGER NOT NULL, position INTEGER NOT NULL);
+    done INTEGER NOT NULL, position INTEGER NOT NULL, frame_names TEXT);
 CREATE TABLE objects (
     id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     name TEXT NOT NULL, label_id INTEGER REFERENCES labels (id) ON DELETE SET NULL,
@@ -55,7 +55,14 @@ CREATE TABLE masks (
 
 # Migrations from version N to N + 1, run in one transaction each after a backup copy is made.
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_frame_names(conn: sqlite3.Connection) -> None:
+    """Schema 2: items keep their frame names (a JSON list, or NULL)."""
+    conn.execute("ALTER TABLE items ADD COLUMN frame_names TEXT")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_frame_names}
 
 _TABLES = {"label": "labels", "item": "items", "object": "objects"}
 _PARENT = {"label": None, "item": None, "object": "item_id"}
@@ -230,9 +237,12 @@ class ProjectStore:
     def load_items(self) -> list[Item]:
         """All items in list order."""
         rows = self._conn.execute(
-            "SELECT id, path, kind, width, height, frame_count, fps, done FROM items ORDER BY position, id"
+            "SELECT id, path, kind, width, height, frame_count, fps, done, frame_names FROM items ORDER BY position, id"
         )
-        return [Item(i, p, k, w, h, n, fps, bool(done)) for i, p, k, w, h, n, fps, done in rows]
+        return [
+            Item(i, p, k, w, h, n, fps, bool(done), _names_from_json(names))
+            for i, p, k, w, h, n, fps, done, names in rows
+        ]
 
     def load_objects(self, item_id: int) -> list[Object]:
         """The objects of one item in layer order."""
@@ -306,13 +316,14 @@ class ProjectStore:
     def insert_row(self, kind: RowKind, row: Row, siblings: list[int], index: int) -> None:
         """Insert a row that now sits at `index` of its sibling ids `siblings`."""
         values = self._values(kind, row)
+        tail = (_names_to_json(row.frame_names),) if isinstance(row, Item) else ()  # columns after `position`
         table = _TABLES[kind]
-        marks = ", ".join("?" * (len(values) + 1))
+        marks = ", ".join("?" * (len(values) + 1 + len(tail)))
         if index == len(siblings) - 1:
             position = self._next_position(kind, row)
-            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, position))
+            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, position, *tail))
         else:
-            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, index))
+            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, index, *tail))
             self.write_order(kind, siblings)
 
     def _next_position(self, kind: RowKind, row: Row) -> int:
@@ -330,10 +341,11 @@ class ProjectStore:
             sql, args = "UPDATE labels SET name = ?, color = ? WHERE id = ?", (row.name, color_to_hex(row.color))
         elif isinstance(row, Item):
             sql = (
-                "UPDATE items SET path = ?, kind = ?, width = ?, height = ?, frame_count = ?, fps = ?, done = ? "
-                "WHERE id = ?"
+                "UPDATE items SET path = ?, kind = ?, width = ?, height = ?, frame_count = ?, fps = ?, done = ?, "
+                "frame_names = ? WHERE id = ?"
             )
             args = (row.path, row.kind, row.width, row.height, row.frame_count, row.fps, int(row.done))
+            args = (*args, _names_to_json(row.frame_names))
         else:
             sql = (
                 "UPDATE objects SET item_id = ?, name = ?, label_id = ?, color = ?, visible = ?, locked = ? "
@@ -376,3 +388,18 @@ class ProjectStore:
     def delete_mask(self, object_id: int, frame: int) -> None:
         """Delete one mask."""
         self._conn.execute("DELETE FROM masks WHERE object_id = ? AND frame = ?", (object_id, frame))
+
+
+def _names_to_json(names: tuple[str, ...] | None) -> str | None:
+    return None if names is None else json.dumps(list(names))
+
+
+def _names_from_json(text: str | None) -> tuple[str, ...] | None:
+    """Frame names as stored; a value that is not a JSON list of strings reads as none (the folder's listing)."""
+    if text is None:
+        return None
+    try:
+        names = json.loads(text)
+    except ValueError:
+        return None
+    return tuple(names) if isinstance(names, list) and all(isinstance(n, str) for n in names) else None

@@ -24,7 +24,9 @@ from annotator.io.project_io import ImportReport, dataset_from_project, import_d
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
 from annotator.io.tracks import write_mot, write_mot_gt, write_point_tracks
+from annotator.io.voc import is_semantic_folder
 from annotator.io.yolo import read_yolo, write_yolo
+from annotator.io.yolo_layout import YAML_SUFFIXES, looks_like_yolo
 from annotator.io.ytvis import read_ytvis, write_ytvis
 
 log = logging.getLogger(__name__)
@@ -88,11 +90,10 @@ def _detect_json(path: Path) -> str:
 def _detect_folder(path: Path) -> str:
     if (path / LABEL_MAP_FILE).is_file():
         return "semantic"
-    if any(path.glob("*.png")) or any(path.glob("*/*.png")):
-        return "png"
-    names = ("classes.txt", "obj.names", "data.yaml")
-    if any((path / n).is_file() for n in names) and (any(path.glob("labels/*.txt")) or any(path.glob("*.txt"))):
+    if looks_like_yolo(path):  # before PNG: a YOLO dataset's images may be PNGs
         return "yolo"
+    if any(path.glob("*.png")) or any(path.glob("*/*.png")):
+        return "semantic" if is_semantic_folder(path) else "png"  # by VOC's and labelme's conventions
     if any(path.glob("*.json")) or any(path.glob("*/*.json")):
         return "labelme"
     raise FormatError(path, "", "holds no annotations of a known format (give --from)")
@@ -112,6 +113,8 @@ def detect_format(path: Path) -> str:
             return "project"
     if path.suffix.lower() == ".json":
         return _detect_json(path)
+    if path.suffix.lower() in YAML_SUFFIXES:
+        return "yolo"
     raise FormatError(path, "", "is of no known annotation format (give --from)")
 
 
@@ -168,7 +171,7 @@ def write_dataset(
     if fmt in ("png", "semantic"):
         return write_png_masks(dataset, out, "semantic" if fmt == "semantic" else "instance", progress, root)
     if fmt == "yolo":
-        return write_yolo(dataset, out, options.tolerance, progress)
+        return write_yolo(dataset, out, options.tolerance, progress, root)
     if fmt == "mot":
         return write_mot(dataset, out, progress)
     if fmt == "mot-gt":
@@ -197,6 +200,11 @@ def convert(
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
     dataset = without_crowd(read_dataset(Path(src), fmt, options, progress), to, src)
     lines = list(dataset.skipped)
+    if dataset.missing:  # with --no-check-media: annotations whose image is not there
+        shown = ", ".join(dataset.missing[:5]) + (
+            f" and {len(dataset.missing) - 5} more" if len(dataset.missing) > 5 else ""
+        )
+        lines.append(f"{len(dataset.missing)} annotated images not found (left out: {shown}) in {Path(src).name}")
     left_out = unlabelled_left_out(dataset, to, options)
     if left_out:
         lines.append(f"{left_out} objects without a label (the format needs one; see --unlabelled) in {Path(src).name}")

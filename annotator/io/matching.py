@@ -130,15 +130,18 @@ class _Index:
 
 def _new_item(project: Project, data: ItemData, media: Path | None) -> AddItem:
     """The item to add for a dataset item whose media is `media` (None: absent, named as the dataset names it)."""
+    names = data.frame_names
+    frame_names = tuple(names) if data.kind == "video" and names and len(names) == data.frame_count else None
     if project.path is None or media is None:
-        return AddItem(data.path, data.kind, data.width, data.height, data.frame_count, data.fps)
+        return AddItem(data.path, data.kind, data.width, data.height, data.frame_count, data.fps, frame_names)
     width, height = data.width, data.height
     if data.kind == "image" and media.is_file():
         try:
             width, height = image_size(media)
         except MediaError as error:
             log.warning("%s", error)
-    return AddItem(stored_path(project.path, media), data.kind, width, height, data.frame_count, data.fps)
+    path = stored_path(project.path, media)
+    return AddItem(path, data.kind, width, height, data.frame_count, data.fps, frame_names)
 
 
 def place_items(project: Project, dataset: Dataset, new_items: NewItems = "in_folder") -> Placement:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +30,15 @@ from annotator.document.model import Color, palette_color
 from annotator.errors import FormatError
 from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
 from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root, label_index
-from annotator.io.media import IMAGE_SUFFIXES, image_size
+from annotator.io.media import IMAGE_SUFFIXES, image_size, list_images
+from annotator.io.voc import (
+    BACKGROUND_NAMES,
+    VOID,
+    default_images,
+    is_semantic_folder,
+    mask_folder,
+    semantic_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +190,24 @@ def _label_map(src: Path) -> dict[int, str]:
     return result
 
 
-def _groups(src: Path, video: bool) -> list[tuple[str, str, list[Path]]]:
-    """(kind, stem, PNG files) of each item found under `src`."""
+def _groups(src: Path, video: bool, sidecar: dict[str, dict]) -> list[tuple[str, str, list[Path]]]:
+    """(kind, stem, PNG files) of each item found under `src`.
+
+    A subfolder is a video when objects.json says so or, without it, when it holds two or more PNGs
+    all named by frame numbers (00000.png ...: DAVIS, our export); else its PNGs are images, named
+    below it (`train/a`), as in a dataset split into folders.
+    """
     if video:
         return [("video", src.name, sorted(src.glob("*.png")))]
     groups: list[tuple[str, str, list[Path]]] = [("image", p.stem, [p]) for p in sorted(src.glob("*.png"))]
     for folder in sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")):
         frames = sorted(folder.glob("*.png"))
-        if frames:
+        entry = sidecar.get(frames[0].relative_to(src).as_posix()) if frames else None
+        numbered = len(frames) > 1 and all(p.stem.isdigit() for p in frames)
+        if entry.get("kind") == "video" if entry is not None else numbered:
             groups.append(("video", folder.name, frames))
+        else:
+            groups.extend(("image", f"{folder.name}/{p.stem}", [p]) for p in frames)
     return groups
 
 
@@ -214,56 +231,98 @@ def _media_for(
                 raise FormatError(first, "", f"no frame folder for it at {folder}")
             return None, ref
         return folder, ref
-    found_by_stem = find_image(images, stem)
+    found_by_stem = find_image(images, stem) or find_image(images, Path(stem).name)
     if found_by_stem is None and options.check_media:
         raise FormatError(first, "", f"no image named {stem}.* in the images folder {images}")
     return found_by_stem, ref
 
 
 def _objects_of(frames: list[np.ndarray], names: dict[int, tuple[str, str | None]]) -> list[ObjectData]:
+    """One object per pixel value but 0 and void (255, unless `names` names it)."""
     values = sorted(set().union(*(np.unique(f).tolist() for f in frames)) - {0})
     objects = []
-    for value in values:
+    for value in (v for v in values if v != VOID or VOID in names):
         name, label = names.get(value, (f"object {value}", None))
         masks = {i: Mask.from_array(f == value) for i, f in enumerate(frames) if (f == value).any()}
         objects.append(ObjectData(name, label, masks, track_id=value))
     return objects
 
 
+def _frame_files(pngs: list[Path], folder: Path, check_media: bool) -> list[Path | None]:
+    """The frame of each PNG in the frame folder: by stem, else by order when the folder has as many frames."""
+    found = [find_image(folder, png.stem) for png in pngs]
+    if not any(found):
+        listed = list_images(folder)
+        if len(listed) == len(pngs):
+            return list(listed)
+    for png, frame in zip(pngs, found, strict=True):
+        if frame is None and check_media:
+            raise FormatError(png, "", f"no frame named {png.stem}.* in the frame folder {folder}")
+    return found
+
+
+def _read_group(
+    kind: str, pngs: list[Path], media: Path, ref: str | None, names: dict, options: PngImportOptions
+) -> tuple[ItemData, bool]:
+    """The item of one PNG group, its PNGs checked against each other and against their image or frames,
+    and whether they hold void pixels that `names` does not name (left out)."""
+    frames = [read_index_png(p) for p in pngs]
+    height, width = frames[0].shape[:2]
+    for png, frame in zip(pngs, frames, strict=True):
+        if frame.shape != (height, width):
+            raise FormatError(png, "", f"is {frame.shape[1]}x{frame.shape[0]}, not {width}x{height} like the first")
+    item = ItemData(str(media), width, height, kind, len(frames), ref=ref)  # type: ignore[arg-type]
+    if kind == "image" and (options.check_media or media.is_file()):
+        _check_size(pngs[0], media, width, height)
+    if kind == "video":
+        files = _frame_files(pngs, media, options.check_media) if media.is_dir() else [None] * len(pngs)
+        for png, frame_file in zip(pngs, files, strict=True):
+            if frame_file is not None:
+                _check_size(png, frame_file, width, height)
+        # A frame's own name when it is there; else the PNG's stem with the usual frame suffix.
+        item.frame_names = [f.name if f else f"{p.stem}.jpg" for p, f in zip(pngs, files, strict=True)]
+    item.objects = _objects_of(frames, names)
+    return item, VOID not in names and any((frame == VOID).any() for frame in frames)
+
+
 def read_png_masks(
     src: Path, options: PngImportOptions = PngImportOptions(), progress: Progress = no_progress
 ) -> Dataset:
-    """Read a folder of index PNGs (instance or semantic) into a Dataset, checking every file first."""
-    src = Path(src)
+    """Read a folder of index PNGs (instance or semantic) into a Dataset, checking every file first.
+
+    `src` may also be a VOC-style root (its SegmentationClassPNG/ ... folder is read, JPEGImages/
+    are the images by default); semantic class names come from label_map.json, else `voc.semantic_names`.
+    """
+    src = mask_folder(Path(src))
     if not src.is_dir():
         raise FormatError(src, "", "is not a folder of PNG masks")
+    if options.images is None and default_images(src) is not None:
+        options = replace(options, images=default_images(src))
     sidecar = _sidecar(src)
     label_map = _label_map(src)
-    mode = options.mode or ("semantic" if label_map else "instance")
+    mode = options.mode or ("semantic" if label_map or is_semantic_folder(src) else "instance")
+    if mode == "semantic" and not label_map:
+        label_map = semantic_names(src)
     dataset = Dataset()
-    groups = _groups(src, options.video)
+    groups = _groups(src, options.video, sidecar)
     if not groups:
         raise FormatError(src, "", "holds no PNG masks")
     lookup = MediaLookup(options.images)
+    void = 0
     for done, (kind, stem, pngs) in enumerate(groups, 1):
         media, ref = _media_for(kind, stem, pngs[0], src, options, sidecar, lookup)
         if media is None:  # absent, and the import is to report it
             dataset.missing.append(ref or (f"{stem}.*" if kind == "image" else stem))
             continue
-        frames = [read_index_png(p) for p in pngs]
-        height, width = frames[0].shape[:2]
-        for png, frame in zip(pngs, frames, strict=True):
-            if frame.shape != (height, width):
-                raise FormatError(png, "", f"is {frame.shape[1]}x{frame.shape[0]}, not {width}x{height} like the first")
-        if kind == "image" and (options.check_media or media.is_file()):
-            _check_size(pngs[0], media, width, height)
         names = _names(mode, label_map, sidecar.get(pngs[0].relative_to(src).as_posix()), pngs[0])
-        item = ItemData(str(media), width, height, kind, len(frames), ref=ref)  # type: ignore[arg-type]
-        item.frame_names = [p.stem + ".jpg" for p in pngs] if kind == "video" else None
-        item.objects = _objects_of(frames, names)
+        item, has_void = _read_group(kind, pngs, media, ref, names, options)
+        void += has_void
         dataset.items.append(item)
         progress(done, len(groups))
-    for name in [n for v, n in sorted(label_map.items()) if v] if mode == "semantic" else []:
+    dataset.skip(void, f"void regions (value {VOID}: boundary or don't care, not an object)", src)
+    for name in (
+        [n for v, n in sorted(label_map.items()) if v and n not in BACKGROUND_NAMES] if mode == "semantic" else []
+    ):
         dataset.labels.append(LabelData(name))
     dataset.ensure_labels_of_objects()
     dataset.root = lookup.root_or(Path(options.images) if options.images else src)
@@ -281,7 +340,7 @@ def _check_size(png: Path, media: Path, width: int, height: int) -> None:
 def _names(mode: str, label_map: dict[int, str], entry: dict | None, png: Path) -> dict[int, tuple[str, str | None]]:
     """Pixel value -> (object name, label) from the label map (semantic) or the sidecar (instance)."""
     if mode == "semantic":
-        return {v: (name, name) for v, name in label_map.items() if v}
+        return {v: (name, name) for v, name in label_map.items() if v and name not in BACKGROUND_NAMES}
     names: dict[int, tuple[str, str | None]] = {}
     for obj in (entry or {}).get("objects", []):
         label = obj.get("label")

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 import shapely.affinity
 from PIL import Image, ImageDraw
+from scipy.spatial import cKDTree
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -156,6 +157,90 @@ def keyhole(polygon: Polygon) -> Ring:
         spliced = np.concatenate([hole[j:], hole[: j + 1]])
         ring = np.concatenate([ring[: i + 1], spliced, ring[i:]])
     return ring
+
+
+def _splice(ring: Ring, at: int, part: Ring) -> Ring:
+    """`ring` with the closed `part` inserted after vertex `at`: a zero-width cut from ring[at] to part[0] and back."""
+    return np.concatenate([ring[: at + 1], part, part[:1], ring[at:]])
+
+
+def _spanning_tree(parts: list[Ring]) -> dict[int, list[tuple[int, int, int]]]:
+    """Prim's minimum spanning tree over the parts by their closest vertices, grown from part 0.
+
+    Returns {parent: [(child, parent's vertex, child's vertex), ...]}.
+    """
+    trees = [cKDTree(part) for part in parts]
+    best: dict[int, tuple[float, int, int, int]] = {}  # outside part -> (distance, inside part, its vertex, vertex)
+    children: dict[int, list[tuple[int, int, int]]] = {}
+    inside, added = {0}, 0
+    while len(inside) < len(parts):
+        for other in (part for part in range(len(parts)) if part not in inside):
+            distances, nearest = trees[added].query(parts[other])
+            k = int(np.argmin(distances))
+            if other not in best or distances[k] < best[other][0]:
+                best[other] = (float(distances[k]), added, int(nearest[k]), k)
+        added = min(best, key=lambda part: best[part][0])
+        _, parent, at, start = best.pop(added)
+        inside.add(added)
+        children.setdefault(parent, []).append((added, at, start))
+    return children
+
+
+def bridge(rings: list[Ring]) -> Ring:
+    """One ring for several parts: the parts joined by zero-width cuts between their closest vertices.
+
+    The cuts follow a minimum spanning tree over the parts. An even-odd or non-zero rasteriser
+    (cv2.fillPoly, PIL) fills the union of the parts plus the one-pixel lines of the cuts: this is
+    how a format with one polygon per object (YOLO) keeps a multi-part object one object.
+    """
+    parts = [np.asarray(r, np.float64) for r in rings if len(r) >= 3]
+    if len(parts) <= 1:
+        return parts[0] if parts else np.zeros((0, 2))
+    parts.sort(key=len, reverse=True)
+    children = _spanning_tree(parts)
+    # Each part's ring, rotated to start at the vertex its parent's cut reaches, its own children spliced in;
+    # children before parents (reverse order of addition), so every subtree is ready when its parent is built.
+    starts = {child: start for kids in children.values() for child, _, start in kids}
+    order = [0]
+    for node in order:
+        order.extend(child for child, _, _ in children.get(node, []))
+    built: dict[int, Ring] = {}
+    for node in reversed(order):
+        ring = np.roll(parts[node], -starts.get(node, 0), axis=0)
+        shift = starts.get(node, 0)
+        kids = [(child, (at - shift) % len(parts[node])) for child, at, _ in children.get(node, [])]
+        for child, at in sorted(kids, key=lambda kid: -kid[1]):  # later vertices first: earlier indices stay
+            ring = _splice(ring, at, built.pop(child))
+        built[node] = ring
+    return built[0]
+
+
+def split_cuts(points: np.ndarray) -> list[Ring]:
+    """The loops of a polygon whose parts are joined by zero-width cuts (`bridge`, `keyhole`), split where a
+    vertex comes back; the cuts themselves (loops of fewer than 3 vertices) are dropped.
+
+    Filled together even-odd (cv2.fillPoly with every loop), the loops cover the polygon's area without
+    the one-pixel lines that filling it whole paints along its cuts. A polygon without a repeated vertex
+    is its own one loop.
+    """
+    stack: list[tuple[float, float]] = []
+    where: dict[tuple[float, float], int] = {}
+    loops: list[Ring] = []
+    for point in map(tuple, np.asarray(points, np.float64).reshape(-1, 2).tolist()):
+        if point not in where:
+            where[point] = len(stack)
+            stack.append(point)
+            continue
+        start = where[point]
+        loop = stack[start:]
+        for dropped in stack[start + 1 :]:
+            del where[dropped]
+        del stack[start + 1 :]
+        if len(loop) >= 3:
+            loops.append(np.array(loop))
+    if len(stack) >= 3 or not loops:
+        loops.append(np.array(stack))
+    return loops
 
 
 def mask_to_polygons(

@@ -73,13 +73,15 @@ def _count(number: int, noun: str) -> str:
 
 
 def _frame_names(item: Item, media: Path) -> list[str] | None:
-    if item.kind != "video" or not media.is_dir():
-        return None
+    """A video's frame names: the frame folder's listing, else the names it was imported with."""
+    stored = list(item.frame_names) if item.frame_names else None
+    if item.kind != "video" or not media.is_dir() or (stored and all((media / n).is_file() for n in stored)):
+        return stored
     try:
         names = [p.name for p in list_images(media)]
     except OSError:
-        return None
-    return names if len(names) == item.frame_count else None
+        return stored
+    return names if len(names) == item.frame_count else stored
 
 
 def dataset_from_project(project: Project, item_ids: list[int] | None = None) -> Dataset:

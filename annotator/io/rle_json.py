@@ -4,6 +4,7 @@ One file for a whole dataset:
 {"format": "annotator-rle", "version": 1,
  "labels": [{"name": "cat", "color": "#e6194b"}],
  "items": [{"path": "img.jpg", "kind": "image", "width": W, "height": H, "frame_count": 1, "fps": 0,
+            ("frame_names": ["img_0001.jpg", ...]: a video's frame files, when known)
             "objects": [{"id": 3, "name": "cat 1", "label": "cat", "color": "#...",
                          "masks": [{"frame": 0, "rle": {"size": [H, W], "counts": "..."}}]}]}]}
 Paths are relative to the image root (the project's folder; see `common.image_ref`); an import
@@ -50,6 +51,8 @@ def rle_dict(dataset: Dataset, root: Path, progress: Progress = no_progress) -> 
             "frame_count": item.frame_count,
             "fps": item.fps,
         }
+        if item.kind == "video" and item.frame_names and len(item.frame_names) == item.frame_count:
+            entry["frame_names"] = list(item.frame_names)
         entry["objects"] = [_object_json(obj, i + 1) for i, obj in enumerate(item.objects)]
         items.append(entry)
         progress(done, len(dataset.items))
@@ -112,6 +115,11 @@ def _parse_item(reader: Reader, value: Any, element: str, lookup: MediaLookup, l
         fps=reader.number(reader.opt(entry, "fps", (int, float), element, 0.0), f"{element}.fps"),
     )
     reader.image_size(item.width, item.height, element)
+    names = reader.opt(entry, "frame_names", list, element)
+    if names is not None:
+        item.frame_names = [reader.check(n, str, f"{element}.frame_names") for n in names]
+        if len(names) != item.frame_count:
+            raise reader.fail(f"{element}.frame_names", f"names {len(names)} frames of {item.frame_count}")
     for index, raw in enumerate(reader.get(entry, "objects", list, element)):
         item.objects.append(_parse_object(reader, raw, f"{element}.objects[{index}]", item, labels))
     return item

@@ -47,7 +47,7 @@ DESCRIPTIONS = {
     "rle": "RLE JSON",
     "png": "Index PNG masks (one index per object)",
     "semantic": "Semantic PNG masks (pixel = label) + label map",
-    "yolo": "YOLO segmentation (txt + names)",
+    "yolo": "YOLO segmentation (Ultralytics dataset: images, labels, data.yaml)",
     "mot": "MOT box tracks (CSV, videos)",
     "mot-gt": "MOT ground truth (gt/gt.txt + seqinfo.ini per sequence, for training)",
     "points": "Point tracks (npz, videos)",

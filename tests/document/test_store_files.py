@@ -115,15 +115,16 @@ def test_an_older_schema_is_migrated_with_a_backup(tmp_path: Path, monkeypatch: 
         calls.append(1)
         conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(store_module.MIGRATIONS, 1, add_notes)
+    current = store_module.SCHEMA_VERSION
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(store_module.MIGRATIONS, current, add_notes)
     original = _digest(path)
     project = Project.open(path)
     assert calls == [1]
-    assert project.store._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert project.store._conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
     assert len(project.objects(1)) == 30
     project.close()
-    assert _digest(tmp_path / "old.annot.v1.bak") == original
+    assert _digest(tmp_path / f"old.annot.v{current}.bak") == original
     Project.open(path).close()
     assert calls == [1]
 
@@ -133,3 +134,48 @@ def test_projects_are_marked_as_ours(tmp_path: Path) -> None:
     header = path.read_bytes()[:100]
     assert struct.unpack(">I", header[68:72])[0] == store_module.APPLICATION_ID
     assert os.path.getsize(path) > 0
+
+
+def _as_schema_1(path: Path) -> None:
+    """Make a project file as schema 1 wrote it: items without frame names."""
+    conn = sqlite3.connect(str(path))
+    conn.execute("ALTER TABLE items DROP COLUMN frame_names")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_a_schema_1_project_gains_frame_names_and_keeps_its_items(tmp_path: Path) -> None:
+    path = _project_with_content(tmp_path / "old.annot")
+    _as_schema_1(path)
+    project = Project.open(path)
+    try:
+        assert project.items[0].path == "a.png" and project.items[0].frame_names is None
+        video = project.execute(AddItem("clip", "video", 48, 32, 2, 10.0, ("img_0001.jpg", "img_0002.jpg")))
+        assert video.frame_names == ("img_0001.jpg", "img_0002.jpg")
+    finally:
+        project.close()
+    assert (tmp_path / "old.annot.v1.bak").is_file()
+    reopened = Project.open(path)
+    try:
+        assert reopened.items[1].frame_names == ("img_0001.jpg", "img_0002.jpg")
+        assert len(reopened.objects(1)) == 30
+    finally:
+        reopened.close()
+
+
+def test_frame_names_survive_undo_and_redo_of_a_removal(tmp_path: Path) -> None:
+    from annotator.document import RemoveItem
+
+    project = Project.create(tmp_path / "p.annot")
+    try:
+        video = project.execute(AddItem("clip", "video", 48, 32, 2, 0.0, ("a.jpg", "b.jpg")))
+        project.execute(RemoveItem(video.id))
+        assert project.undo() and project.items[0].frame_names == ("a.jpg", "b.jpg")
+    finally:
+        project.close()
+    reopened = Project.open(tmp_path / "p.annot")
+    try:
+        assert reopened.items[0].frame_names == ("a.jpg", "b.jpg")
+    finally:
+        reopened.close()

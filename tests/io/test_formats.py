@@ -129,7 +129,8 @@ def test_yolo_round_trip(sample_project: Project, tmp_path: Path, media: Path) -
     ("line", "problem"),
     [
         ("7 0.1 0.1 0.2 0.2 0.3 0.1", "class 7"),
-        ("0 0.1 0.1 0.2 0.2", "at least 3"),
+        ("0 0.1 0.1", "at least 3"),
+        ("0 0.1 0.1 0.2 0.2 0.3 0.3 0.4", "x, y"),
         ("0 a b c d e f", "CLASS"),
         ("0 0.1 0.1 0.2 0.2 3 0.1", "normalised"),
     ],

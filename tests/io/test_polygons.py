@@ -84,3 +84,36 @@ def test_polygon_iou_on_shared_masks(shared_data: Path, convention: str) -> None
         values.mean(),
     )
     assert values.min() >= 0.98
+
+
+def _fill(rings: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """cv2.fillPoly of the rings together (as Ultralytics and the YOLO import rasterise), as bool."""
+    import cv2
+
+    canvas = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(canvas, [np.asarray(r).astype(np.int32) for r in rings], 1)
+    return canvas.astype(bool)
+
+
+def test_bridge_joins_every_part_into_one_ring_and_split_cuts_gives_them_back() -> None:
+    from annotator.io.polygons import bridge, split_cuts
+
+    mask = ring_mask(50, 64) | disc(50, 64, 55, 10, 5)
+    rings = mask_to_polygons(mask, "center", tolerance=0.0, holes="keyhole")
+    assert len(rings) >= 5  # the square with its hole and island, the line, the pinched squares, the pixel, the disc
+    joined = bridge(rings)
+    vertices = {tuple(v) for v in joined.tolist()}
+    assert vertices == {tuple(v) for ring in rings for v in ring.tolist()}  # every part's vertices, no new one
+    # Filled whole: the parts plus the thin cuts between them; split at its cuts: exactly the parts.
+    whole = _fill([joined], 50, 64)
+    assert (mask & ~whole).sum() == 0 and 0 < (whole & ~mask).sum() < 60
+    assert np.array_equal(_fill(split_cuts(joined), 50, 64), mask)
+
+
+def test_split_cuts_leaves_a_simple_polygon_alone() -> None:
+    from annotator.io.polygons import bridge, split_cuts
+
+    square = np.array([[2.0, 2.0], [10.0, 2.0], [10.0, 8.0], [2.0, 8.0]])
+    (loop,) = split_cuts(square)
+    assert np.array_equal(loop, square)
+    assert np.array_equal(bridge([square]), square)

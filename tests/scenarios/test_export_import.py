@@ -53,8 +53,8 @@ ROUND_TRIPS = {
     "project": Promise("project", suffix=".annot"),
     # One object per label and image: only the union of each label's objects comes back.
     "semantic": Promise("semantic", instances=False),
-    # Polygons, one object per polygon line: each label's union comes back, close to the original.
-    "yolo": Promise("yolo", min_iou=0.95, instances=False),
+    # Polygons, one line per object (its parts joined): each object comes back, close to the original.
+    "yolo": Promise("yolo", min_iou=0.95),
 }
 
 
