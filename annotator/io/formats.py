@@ -7,6 +7,7 @@ nothing); every writer takes a Dataset. `convert` is what `annotator convert` ru
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -108,8 +109,14 @@ def detect_format(path: Path) -> str:
 def read_dataset(
     path: Path, fmt: str | None = None, options: FormatOptions = FormatOptions(), progress: Progress = no_progress
 ) -> Dataset:
-    """Read annotations of format `fmt` (detected when None) into a checked Dataset."""
-    path = Path(path)
+    """Read annotations of format `fmt` (detected when None) into a checked Dataset.
+
+    Media paths come out absolute: a relative `path` or `options.images` is taken from the current
+    directory once, here, so nothing later depends on where the command ran.
+    """
+    path = Path(os.path.abspath(path))
+    if options.images is not None:
+        options = replace(options, images=Path(os.path.abspath(options.images)))
     fmt = fmt or detect_format(path)
     if fmt == "project":
         return read_project(path)

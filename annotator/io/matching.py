@@ -36,9 +36,18 @@ Target = int | AddItem | None
 """Where a dataset item's objects go: a project item id, an item to add, or nowhere (missing)."""
 
 
+def project_folder(project_file: Path) -> Path:
+    """The folder of a project file as an absolute path, which relative item paths start from.
+
+    Never the current directory: a project opened (or written by `convert`) from anywhere names
+    the same media.
+    """
+    return Path(os.path.abspath(project_file)).parent
+
+
 def media_root(project: Project) -> Path | None:
-    """The project's media folder: the project file's folder, or the folder that holds every item when
-    all are stored as absolute paths (a read-only folder's project lives elsewhere); None in memory."""
+    """The project's media folder (absolute): the project file's folder, or the folder that holds every
+    item when all are stored as absolute paths (a read-only folder's project lives elsewhere); None in memory."""
     if project.path is None:
         return None
     paths = [Path(item.path) for item in project.items]
@@ -47,24 +56,24 @@ def media_root(project: Project) -> Path | None:
             return Path(os.path.commonpath([str(path.parent) for path in paths]))
         except ValueError:  # on different drives
             pass
-    return project.path.parent
+    return project_folder(project.path)
 
 
 def media_file(project: Project, stored: str) -> Path:
-    """The media of a stored item path: relative to the project file's folder when relative."""
+    """The media of a stored item path (absolute): relative to the project file's folder when relative."""
     path = Path(stored)
     if path.is_absolute() or project.path is None:
         return path
-    return project.path.parent / path
+    return Path(os.path.normpath(project_folder(project.path) / path))
 
 
 def stored_path(project_file: Path, media: Path) -> str:
-    """How a project stores a media path: relative to its file's folder when below it, else absolute.
-
-    The same rule as `annotator.workspace` uses when it adds a folder's images.
+    """How a project stores a media path: relative to its file's folder when below it, else absolute
+    (also on another drive). A relative `media` is taken from the current directory, as given on a
+    command line. The same rule as `annotator.workspace` uses when it adds a folder's images.
     """
     try:
-        return media.resolve().relative_to(project_file.parent.resolve()).as_posix()
+        return media.resolve().relative_to(project_folder(project_file).resolve()).as_posix()
     except ValueError:
         return str(media.resolve())
 
@@ -130,8 +139,12 @@ class _Index:
 
 def _new_item(project: Project, data: ItemData, media: Path | None) -> AddItem:
     """The item to add for a dataset item whose media is `media` (None: absent, named as the dataset names it)."""
-    if project.path is None or media is None:
+    if project.path is None:
         return AddItem(data.path, data.kind, data.width, data.height, data.frame_count, data.fps)
+    if media is None:  # absent: stored by the same rule, so it resolves once the media is put there
+        named = Path(data.path.replace("\\", "/"))
+        stored = stored_path(project.path, named) if named.is_absolute() else data.path
+        return AddItem(stored, data.kind, data.width, data.height, data.frame_count, data.fps)
     width, height = data.width, data.height
     if data.kind == "image" and media.is_file():
         try:
