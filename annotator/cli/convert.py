@@ -73,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--images",
         type=Path,
-        help="the image root: where the images are looked up, and what exports name them relative to",
+        help="the image root: where the images are looked up, and what exports name them relative to "
+        "(labelme names them from each JSON file, as labelme does)",
     )
     parser.add_argument("--video", action="store_true", help="PNG import: SRC's PNGs are the frames of one video")
     parser.add_argument("--polygons", action="store_true", help="COCO / YouTube-VIS: polygons instead of RLE")

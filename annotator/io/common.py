@@ -197,7 +197,7 @@ class MediaLookup:
     """Finds the media an annotation file names, and remembers the image root it found them under.
 
     References are relative to an image root. Given one (`images`), only that folder is searched
-    (and, with `beside_file`, the annotation file's own folder, labelme's convention); else the
+    (with `beside_file`, after the annotation file's own folder: labelme's convention); else the
     annotation file's folder and then up to PARENTS folders above it, nearest first (the folder
     where a name was first found is tried first from then on).
     """
@@ -213,7 +213,7 @@ class MediaLookup:
         """The folders searched for a reference made in a file of `annotation_folder`, in order."""
         folder = Path(annotation_folder)
         if self.images is not None:
-            return [self.images, folder] if self.beside_file else [self.images]
+            return [folder, self.images] if self.beside_file else [self.images]
         folders = [folder, *list(folder.parents)[: self.PARENTS]]
         if self.root is not None and self.root in folders:
             folders.remove(self.root)

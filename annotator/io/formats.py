@@ -42,9 +42,10 @@ class FormatOptions:
     """Options of the readers and writers (each format uses the ones that concern it).
 
     `images` is the image root: writers name media relative to it (default: the dataset's root,
-    the project's folder); readers look image references up below it and pair PNG / YOLO files
-    with its images by stem. `unlabelled`: in the NEEDS_LABEL formats, objects without a label
-    are left out (None) or exported under this label name.
+    the project's folder; labelme names them from each JSON file, as labelme does); readers look
+    image references up below it and pair PNG / YOLO files with its images by stem. `unlabelled`:
+    in the NEEDS_LABEL formats, objects without a label are left out (None) or exported under this
+    label name.
     """
 
     segmentation: Literal["rle", "polygon"] = "rle"
@@ -159,7 +160,7 @@ def write_dataset(
     if fmt == "rle":
         return write_rle_json(dataset, out, progress, root)
     if fmt == "labelme":
-        write_labelme(dataset, out, LabelmeOptions(options.labelme_shapes, options.tolerance), progress, root)
+        write_labelme(dataset, out, LabelmeOptions(options.labelme_shapes, options.tolerance), progress)
         return out
     if fmt in ("png", "semantic"):
         return write_png_masks(dataset, out, "semantic" if fmt == "semantic" else "instance", progress, root)

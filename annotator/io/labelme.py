@@ -5,11 +5,12 @@ geometry, in labelme's coordinates: PIL draws them filled and outlined) or one "
 (a base64 PNG of the mask's bbox crop, points = the bbox corners, inclusive). All shapes of one
 object share its `group_id`; `label` is the label name (objects without one are left out:
 `Dataset.with_unlabelled` names them first when the user asks), `description` the object's name;
-`imageData` is null. `imagePath` is the image's name below the image root (the project's folder;
-see `common.image_ref`), or, for files written beside their images, the image's file name.
-Import: `imagePath` is looked up below the image root given and beside the JSON (labelme's own
-convention), else beside the JSON or in a folder above it. Shapes of equal (label, group_id) form
-one object; a shape without group_id is its own.
+`imageData` is null. `imagePath` is the image's path from the JSON file's folder, as labelme itself
+resolves it ('../images/a.jpg' is fine; absolute only on another drive), so labelme opens the files
+wherever they are written; for files written beside their images it is the image's file name.
+Import: `imagePath` is looked up from the JSON's folder (labelme's convention), then below the image
+root given, else in a folder above the JSON. Shapes of equal (label, group_id) form one object; a
+shape without group_id is its own.
 Polygons, rectangles, circles and masks are read; lines and points (no area) are skipped.
 """
 
@@ -19,6 +20,7 @@ import base64
 import io
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +29,8 @@ import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from annotator.document.mask import Mask
-from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
-from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
+from annotator.io.common import MediaLookup, Progress, Reader, load_json, no_progress, write_json_atomic
+from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
 from annotator.io.polygons import DEFAULT_TOLERANCE, mask_to_polygons
 
 log = logging.getLogger(__name__)
@@ -104,21 +106,34 @@ def _targets(item: ItemData, out: Path | None) -> list[tuple[int, str, Path]]:
     return targets
 
 
+def image_path_from(media: str, folder: Path) -> str:
+    """`imagePath` as labelme resolves it: the media's '/'-separated path from the JSON file's `folder`
+    (climbing out with '..' where needed), or absolute when no relative path exists (another drive).
+
+    A relative `media` (a dataset made in memory) is written as it is.
+    """
+    path = Path(media.replace("\\", "/"))
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(folder))).as_posix()
+    except ValueError:  # on another drive
+        return path.as_posix()
+
+
 def write_labelme(
     dataset: Dataset,
     out: Path | None = None,
     options: LabelmeOptions = LabelmeOptions(),
     progress: Progress = no_progress,
-    root: Path | None = None,
 ) -> list[Path]:
-    """Write labelme files into folder `out` (None: beside each image), images named below `root`."""
+    """Write labelme files into folder `out` (None: beside each image); `imagePath` from each JSON file."""
     written = []
-    folder = image_root(dataset, root, Path(out) if out is not None else Path.cwd())
     if dataset.unlabelled_count():
         log.info("labelme: %d objects without a label were left out", dataset.unlabelled_count())
     for done, item in enumerate(dataset.items, 1):
         for frame, media, path in _targets(item, None if out is None else Path(out)):
-            name = Path(media).name if out is None else image_ref(media, folder)
+            name = image_path_from(media, path.parent)
             write_json_atomic(path, labelme_dict(item, frame, name, options), indent=2)
             written.append(path)
         progress(done, len(dataset.items))

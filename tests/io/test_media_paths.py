@@ -83,6 +83,7 @@ def test_exports_from_a_third_directory_name_the_images_as_they_are(
     monkeypatch.chdir(folders / "cwd3")
     try:
         export_project(project, Path("c.json"), "coco")
+        export_project(project, Path("lm"), "labelme")
     finally:
         project.close()
     assert main(["convert", f"../{project_file}", "-o", "cli.json", "--to", "coco"]) == 0
@@ -91,6 +92,11 @@ def test_exports_from_a_third_directory_name_the_images_as_they_are(
     root, expected = ("../data", [f"imgs/{n}" for n in NAMES]) if near else ("../data/imgs", list(NAMES))
     for coco in ("c.json", "cli.json"):
         assert [image["file_name"] for image in json.loads(Path(coco).read_text())["images"]] == expected
+    # labelme resolves imagePath from the JSON file's folder, as labelme itself does.
+    for name in NAMES:
+        json_file = Path("lm") / Path(name).with_suffix(".json")
+        image_path = json.loads(json_file.read_text())["imagePath"]
+        assert (json_file.parent / image_path).resolve() == (images / name).resolve(), image_path
     # And the export comes back into a new project from here, found through --images.
     assert main(["convert", "c.json", "-o", "../back.annot", "--to", "project", "--images", root]) == 0
     back = Project.open(folders / "back.annot")
