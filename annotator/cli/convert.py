@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from annotator.errors import AnnotatorError
 from annotator.io.formats import READABLE, WRITABLE, FormatOptions, convert
 from annotator.io.polygons import DEFAULT_TOLERANCE
 
@@ -86,6 +87,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="polygon simplification in pixels (default: %(default)s)",
     )
     parser.add_argument("--no-check-media", action="store_true", help="do not require the listed images to exist")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="--to project: add to an existing project file (without it an existing file is refused, "
+        "since converting twice would double every object)",
+    )
     unlabelled = parser.add_mutually_exclusive_group()
     unlabelled.add_argument(
         "--unlabelled",
@@ -101,6 +108,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the conversion; FormatError / ProjectError propagate to the CLI's error report."""
+    if args.append and args.to != "project":
+        raise AnnotatorError(f"--append adds to a project file; it does not apply to --to {args.to}")
     options = FormatOptions(
         segmentation="polygon" if args.polygons else "rle",
         tolerance=max(0.0, args.tolerance),
@@ -109,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         video=args.video,
         check_media=not args.no_check_media,
         unlabelled=None if args.skip_unlabelled else args.unlabelled,
+        append=args.append,
     )
     started = time.perf_counter()
     skipped: list[str] = []

@@ -21,7 +21,14 @@ from annotator.io.labelme import LabelmeOptions, read_labelme, write_labelme
 from annotator.io.matching import media_root
 from annotator.io.png_masks import LABEL_MAP_FILE, PngImportOptions, read_png_masks, write_png_masks
 from annotator.io.polygons import DEFAULT_TOLERANCE
-from annotator.io.project_io import ImportReport, dataset_from_project, import_dataset, read_project, write_project
+from annotator.io.project_io import (
+    ImportReport,
+    dataset_from_project,
+    import_dataset,
+    read_project,
+    refuse_existing_project,
+    write_project,
+)
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
 from annotator.io.tracks import write_mot, write_point_tracks
@@ -55,6 +62,8 @@ class FormatOptions:
     video: bool = False
     check_media: bool = True
     unlabelled: str | None = None
+    append: bool = False
+    """Project output: add to an existing project file (else an existing file is refused)."""
 
 
 def unlabelled_left_out(dataset: Dataset, fmt: str, options: FormatOptions) -> int:
@@ -152,7 +161,7 @@ def write_dataset(
     if fmt in NEEDS_LABEL:
         dataset = dataset.with_unlabelled(options.unlabelled)
     if fmt == "project":
-        return write_project(dataset, out, progress)
+        return write_project(dataset, out, progress, options.append)
     if fmt == "coco":
         return write_coco(dataset, out, coco, progress, root)
     if fmt == "ytvis":
@@ -190,6 +199,8 @@ def convert(
     fmt = src_format or detect_format(Path(src))
     if to not in WRITABLE:
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
+    if to == "project" and not options.append:
+        refuse_existing_project(Path(out))  # before the (possibly long) read
     dataset = read_dataset(Path(src), fmt, options, progress)
     lines = list(dataset.skipped)
     left_out = unlabelled_left_out(dataset, to, options)
