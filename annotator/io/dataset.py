@@ -54,6 +54,9 @@ class ItemData:
     objects: list[ObjectData] = field(default_factory=list)
     frame_names: list[str] | None = None
     ref: str | None = None
+    embedded: bytes | None = None
+    """The image file's bytes when the annotation file embeds them and `path` is absent (labelme
+    imageData); `annotator.io.embedded.extract_embedded` writes them out."""
 
     @property
     def name(self) -> str:

@@ -17,7 +17,8 @@ from annotator.errors import FormatError
 from annotator.io.coco import CocoOptions, read_coco, write_coco
 from annotator.io.common import Progress, load_json, no_progress
 from annotator.io.dataset import Dataset
-from annotator.io.labelme import LabelmeOptions, read_labelme, write_labelme
+from annotator.io.embedded import extract_for_import, extract_for_output
+from annotator.io.labelme import LabelmeOptions, is_labelme, read_labelme, write_labelme
 from annotator.io.matching import media_root
 from annotator.io.png_masks import LABEL_MAP_FILE, PngImportOptions, read_png_masks, write_png_masks
 from annotator.io.polygons import DEFAULT_TOLERANCE
@@ -42,6 +43,8 @@ WRITABLE = (*READABLE, "mot", "points")
 NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic")
 """Formats in which every object needs a class: there an object without a label is left out or named."""
 PROJECT_SUFFIX = ".annot"
+FILE_OUTPUTS = ("project", "coco", "ytvis", "rle")
+"""Formats written as one file; the others are written into a folder."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,23 @@ def _detect_json(path: Path) -> str:
     raise FormatError(path, "", "is JSON of no known annotation format (give --from)")
 
 
+def _holds_labelme(path: Path, peek: int = 20) -> bool:
+    """True when one of the first JSON files in `path` (or one level down) is a labelme file: labelme
+    keeps its files beside the images, which may be PNGs, so this goes before the PNG-mask test."""
+    for json_file in [*sorted(path.glob("*.json")), *sorted(path.glob("*/*.json"))][:peek]:
+        try:
+            if is_labelme(load_json(json_file)):
+                return True
+        except FormatError:
+            continue
+    return False
+
+
 def _detect_folder(path: Path) -> str:
     if (path / LABEL_MAP_FILE).is_file():
         return "semantic"
+    if _holds_labelme(path):
+        return "labelme"
     if any(path.glob("*.png")) or any(path.glob("*/*.png")):
         return "png"
     names = ("classes.txt", "obj.names", "data.yaml")
@@ -202,6 +219,7 @@ def convert(
     if to == "project" and not options.append:
         refuse_existing_project(Path(out))  # before the (possibly long) read
     dataset = read_dataset(Path(src), fmt, options, progress)
+    extract_for_output(dataset, _beside(Path(out), to))
     lines = list(dataset.skipped)
     left_out = unlabelled_left_out(dataset, to, options)
     if left_out:
@@ -212,6 +230,14 @@ def convert(
         skipped.extend(lines)
     write_dataset(dataset, Path(out), to, options, progress)
     return fmt, dataset.mask_count()
+
+
+def _beside(out: Path, fmt: str) -> Path:
+    """The folder that images embedded in the source go to: the output folder (a YOLO one's images/),
+    else the output file's folder."""
+    if fmt in FILE_OUTPUTS:
+        return out.parent
+    return out / "images" if fmt == "yolo" else out
 
 
 def export_project(
@@ -246,4 +272,5 @@ def import_annotations(
     refuse the import.
     """
     dataset = read_dataset(Path(src), fmt, import_options(project, options), progress)
+    extract_for_import(project, dataset)
     return import_dataset(project, dataset, str(src), progress, strict)

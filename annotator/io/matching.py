@@ -1,7 +1,8 @@
 """Which project item each item of an imported dataset is: its path below the image root, else its name.
 
-A file names its images relative to an image root (COCO `file_name`, labelme `imagePath`, ...);
-a folder's project stores its items relative to the project file's folder. Both sides become
+A file names its images relative to an image root (COCO `file_name`, ...; labelme's `imagePath`
+from its JSON file); a folder's project stores its items relative to the project file's folder
+(`stored_path`, resolved by `media_file`, never from the current directory). Both sides become
 absolute paths below the project's media folder (`media_root`) and are matched as such: the path
 a reader resolved, then the name as the file wrote it, taken below the media folder. When no path
 matches, an item of the same file name (and kind) matches if it is the only one. A dataset item
