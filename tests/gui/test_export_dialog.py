@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -78,11 +79,16 @@ def test_the_ticked_option_is_what_lands_on_disk(  # type: ignore[no-untyped-def
     monkeypatch.setattr(ExportDialog, "exec", answer)
     window = QMainWindow()
     qtbot.addWidget(window)
-    done: list[str] = []
+    finished: list[bool] = []
     runner = run_export_dialog(window, project)
     assert runner is not None
-    runner.done.connect(done.append)
-    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+    runner.finished.connect(lambda: finished.append(True))
+    qtbot.waitUntil(lambda: bool(finished), timeout=10000)
+    # Let the runner and its progress dialog be deleted, and collect their wrappers here, on the GUI
+    # thread, not in the next test's export thread.
+    del runner
+    qtbot.wait(100)
+    gc.collect()
     if fmt == "labelme":
         shapes = json.loads((out / "a.json").read_text())["shapes"]
         assert [shape["shape_type"] for shape in shapes] == [expected]
