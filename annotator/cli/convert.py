@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from annotator.errors import AnnotatorError
 from annotator.io.formats import READABLE, WRITABLE, FormatOptions, convert
 from annotator.io.polygons import DEFAULT_TOLERANCE
 
@@ -76,7 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--images",
         type=Path,
-        help="the image root: where the images are looked up, and what exports name them relative to",
+        help="the image root: where the images are looked up, and what exports name them relative to "
+        "(labelme names them from each JSON file, as labelme does)",
     )
     parser.add_argument("--video", action="store_true", help="PNG import: SRC's PNGs are the frames of one video")
     parser.add_argument("--polygons", action="store_true", help="COCO / YouTube-VIS: polygons instead of RLE")
@@ -94,6 +96,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="COCO_JSON",
         help="COCO export: labels take the category ids of this file's categories of the same name",
     )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="--to project: add to an existing project file (without it an existing file is refused, "
+        "since converting twice would double every object)",
+    )
     unlabelled = parser.add_mutually_exclusive_group()
     unlabelled.add_argument(
         "--unlabelled",
@@ -109,6 +117,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the conversion; FormatError / ProjectError propagate to the CLI's error report."""
+    if args.append and args.to != "project":
+        raise AnnotatorError(f"--append adds to a project file; it does not apply to --to {args.to}")
     options = FormatOptions(
         segmentation="polygon" if args.polygons else "rle",
         tolerance=max(0.0, args.tolerance),
@@ -118,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         check_media=not args.no_check_media,
         unlabelled=None if args.skip_unlabelled else args.unlabelled,
         categories=args.categories,
+        append=args.append,
     )
     started = time.perf_counter()
     skipped: list[str] = []

@@ -256,6 +256,8 @@ def _categories(reader: Reader, data: dict) -> tuple[list[LabelData], dict[int, 
     for _, entry, element in _index(reader, data, "categories"):
         cat_id = reader.integer(reader.get(entry, "id", int, element), f"{element}.id")
         name = reader.get(entry, "name", str, element)
+        if not name.strip():
+            raise reader.fail(f"{element}.name", "a category needs a name")
         if cat_id in names:
             raise reader.fail(f"{element}.id", f"category id {cat_id} appears twice")
         names[cat_id] = name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,27 @@ def load_json(path: Path) -> Any:
         raise FormatError(path, "", "is nested too deeply") from error
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it (briefly) and restore it
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits of a file written at `path`: those of the file it replaces, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and a rename, so no half file is left."""
     path = Path(path)
@@ -62,6 +84,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            # mkstemp makes the file 0600 and the rename keeps that mode: give it the mode a plain
+            # open() would (the replaced file's, else 0666 less the umask).
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -171,7 +197,7 @@ class MediaLookup:
     """Finds the media an annotation file names, and remembers the image root it found them under.
 
     References are relative to an image root. Given one (`images`), only that folder is searched
-    (and, with `beside_file`, the annotation file's own folder, labelme's convention); else the
+    (with `beside_file`, after the annotation file's own folder: labelme's convention); else the
     annotation file's folder and then up to PARENTS folders above it, nearest first (the folder
     where a name was first found is tried first from then on).
     """
@@ -187,7 +213,7 @@ class MediaLookup:
         """The folders searched for a reference made in a file of `annotation_folder`, in order."""
         folder = Path(annotation_folder)
         if self.images is not None:
-            return [self.images, folder] if self.beside_file else [self.images]
+            return [folder, self.images] if self.beside_file else [self.images]
         folders = [folder, *list(folder.parents)[: self.PARENTS]]
         if self.root is not None and self.root in folders:
             folders.remove(self.root)

@@ -71,6 +71,9 @@ class ItemData:
     """Image id by frame in the file it was read from (COCO); a COCO writer keeps the unique ones."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Other fields of an image's entry in that file (COCO license, coco_url), written back by its format."""
+    embedded: bytes | None = None
+    """The image file's bytes when the annotation file embeds them and `path` is absent (labelme
+    imageData); `annotator.io.embedded.extract_embedded` writes them out."""
 
     @property
     def name(self) -> str:

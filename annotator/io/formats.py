@@ -7,6 +7,7 @@ nothing); every writer takes a Dataset. `convert` is what `annotator convert` ru
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -16,11 +17,19 @@ from annotator.errors import FormatError
 from annotator.io.coco import CocoOptions, read_coco, write_coco
 from annotator.io.common import Progress, load_json, no_progress
 from annotator.io.dataset import Dataset
-from annotator.io.labelme import LabelmeOptions, read_labelme, write_labelme
+from annotator.io.embedded import extract_for_import, extract_for_output
+from annotator.io.labelme import LabelmeOptions, is_labelme, read_labelme, write_labelme
 from annotator.io.matching import media_root
 from annotator.io.png_masks import LABEL_MAP_FILE, PngImportOptions, read_png_masks, write_png_masks
 from annotator.io.polygons import DEFAULT_TOLERANCE
-from annotator.io.project_io import ImportReport, dataset_from_project, import_dataset, read_project, write_project
+from annotator.io.project_io import (
+    ImportReport,
+    dataset_from_project,
+    import_dataset,
+    read_project,
+    refuse_existing_project,
+    write_project,
+)
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
 from annotator.io.tracks import write_mot, write_mot_gt, write_point_tracks
@@ -39,6 +48,8 @@ KEEPS_CROWD = ("coco", "project")
 """Formats that keep crowd regions (COCO iscrowd 1; a project as objects named dataset.CROWD_NAME);
 the others leave them out and say how many."""
 PROJECT_SUFFIX = ".annot"
+FILE_OUTPUTS = ("project", "coco", "ytvis", "rle")
+"""Formats written as one file; the others are written into a folder."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +57,11 @@ class FormatOptions:
     """Options of the readers and writers (each format uses the ones that concern it).
 
     `images` is the image root: writers name media relative to it (default: the dataset's root,
-    the project's folder); readers look image references up below it and pair PNG / YOLO files
-    with its images by stem. `unlabelled`: in the NEEDS_LABEL formats, objects without a label
-    are left out (None) or exported under this label name. `categories`: a COCO file whose
-    category ids a COCO export gives labels of the same name (a project keeps no ids).
+    the project's folder; labelme names them from each JSON file, as labelme does); readers look
+    image references up below it and pair PNG / YOLO files with its images by stem. `unlabelled`:
+    in the NEEDS_LABEL formats, objects without a label are left out (None) or exported under this
+    label name. `categories`: a COCO file whose category ids a COCO export gives labels of the same
+    name (a project keeps no ids).
     """
 
     segmentation: Literal["rle", "polygon"] = "rle"
@@ -60,6 +72,8 @@ class FormatOptions:
     check_media: bool = True
     unlabelled: str | None = None
     categories: Path | None = None
+    append: bool = False
+    """Project output: add to an existing project file (else an existing file is refused)."""
 
 
 def without_crowd(dataset: Dataset, fmt: str, where: str | Path) -> Dataset:
@@ -87,9 +101,23 @@ def _detect_json(path: Path) -> str:
     raise FormatError(path, "", "is JSON of no known annotation format (give --from)")
 
 
+def _holds_labelme(path: Path, peek: int = 20) -> bool:
+    """True when one of the first JSON files in `path` (or one level down) is a labelme file: labelme
+    keeps its files beside the images, which may be PNGs, so this goes before the PNG-mask test."""
+    for json_file in [*sorted(path.glob("*.json")), *sorted(path.glob("*/*.json"))][:peek]:
+        try:
+            if is_labelme(load_json(json_file)):
+                return True
+        except FormatError:
+            continue
+    return False
+
+
 def _detect_folder(path: Path) -> str:
     if (path / LABEL_MAP_FILE).is_file():
         return "semantic"
+    if _holds_labelme(path):
+        return "labelme"
     if looks_like_yolo(path):  # before PNG: a YOLO dataset's images may be PNGs
         return "yolo"
     if any(path.glob("*.png")) or any(path.glob("*/*.png")):
@@ -121,8 +149,14 @@ def detect_format(path: Path) -> str:
 def read_dataset(
     path: Path, fmt: str | None = None, options: FormatOptions = FormatOptions(), progress: Progress = no_progress
 ) -> Dataset:
-    """Read annotations of format `fmt` (detected when None) into a checked Dataset."""
-    path = Path(path)
+    """Read annotations of format `fmt` (detected when None) into a checked Dataset.
+
+    Media paths come out absolute: a relative `path` or `options.images` is taken from the current
+    directory once, here, so nothing later depends on where the command ran.
+    """
+    path = Path(os.path.abspath(path))
+    if options.images is not None:
+        options = replace(options, images=Path(os.path.abspath(options.images)))
     fmt = fmt or detect_format(path)
     if fmt == "project":
         return read_project(path)
@@ -158,7 +192,7 @@ def write_dataset(
     if fmt in NEEDS_LABEL:
         dataset = dataset.with_unlabelled(options.unlabelled)
     if fmt == "project":
-        return write_project(dataset, out, progress)
+        return write_project(dataset, out, progress, options.append)
     if fmt == "coco":
         return write_coco(dataset, out, coco, progress, root)
     if fmt == "ytvis":
@@ -166,7 +200,7 @@ def write_dataset(
     if fmt == "rle":
         return write_rle_json(dataset, out, progress, root)
     if fmt == "labelme":
-        write_labelme(dataset, out, LabelmeOptions(options.labelme_shapes, options.tolerance), progress, root)
+        write_labelme(dataset, out, LabelmeOptions(options.labelme_shapes, options.tolerance), progress)
         return out
     if fmt in ("png", "semantic"):
         return write_png_masks(dataset, out, "semantic" if fmt == "semantic" else "instance", progress, root)
@@ -198,7 +232,10 @@ def convert(
     fmt = src_format or detect_format(Path(src))
     if to not in WRITABLE:
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
+    if to == "project" and not options.append:
+        refuse_existing_project(Path(out))  # before the (possibly long) read
     dataset = without_crowd(read_dataset(Path(src), fmt, options, progress), to, src)
+    extract_for_output(dataset, _beside(Path(out), to))
     lines = list(dataset.skipped)
     if dataset.missing:  # with --no-check-media: annotations whose image is not there
         shown = ", ".join(dataset.missing[:5]) + (
@@ -214,6 +251,14 @@ def convert(
         skipped.extend(lines)
     write_dataset(dataset, Path(out), to, options, progress)
     return fmt, dataset.mask_count()
+
+
+def _beside(out: Path, fmt: str) -> Path:
+    """The folder that images embedded in the source go to: the output folder (a YOLO one's images/),
+    else the output file's folder."""
+    if fmt in FILE_OUTPUTS:
+        return out.parent
+    return out / "images" if fmt == "yolo" else out
 
 
 def export_project(
@@ -248,4 +293,5 @@ def import_annotations(
     refuse the import.
     """
     dataset = read_dataset(Path(src), fmt, import_options(project, options), progress)
+    extract_for_import(project, dataset)
     return import_dataset(project, dataset, str(src), progress, strict)

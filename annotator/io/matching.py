@@ -1,7 +1,8 @@
 """Which project item each item of an imported dataset is: its path below the image root, else its name.
 
-A file names its images relative to an image root (COCO `file_name`, labelme `imagePath`, ...);
-a folder's project stores its items relative to the project file's folder. Both sides become
+A file names its images relative to an image root (COCO `file_name`, ...; labelme's `imagePath`
+from its JSON file); a folder's project stores its items relative to the project file's folder
+(`stored_path`, resolved by `media_file`, never from the current directory). Both sides become
 absolute paths below the project's media folder (`media_root`) and are matched as such: the path
 a reader resolved, then the name as the file wrote it, taken below the media folder. When no path
 matches, an item of the same file name (and kind) matches if it is the only one. A dataset item
@@ -36,9 +37,18 @@ Target = int | AddItem | None
 """Where a dataset item's objects go: a project item id, an item to add, or nowhere (missing)."""
 
 
+def project_folder(project_file: Path) -> Path:
+    """The folder of a project file as an absolute path, which relative item paths start from.
+
+    Never the current directory: a project opened (or written by `convert`) from anywhere names
+    the same media.
+    """
+    return Path(os.path.abspath(project_file)).parent
+
+
 def media_root(project: Project) -> Path | None:
-    """The project's media folder: the project file's folder, or the folder that holds every item when
-    all are stored as absolute paths (a read-only folder's project lives elsewhere); None in memory."""
+    """The project's media folder (absolute): the project file's folder, or the folder that holds every
+    item when all are stored as absolute paths (a read-only folder's project lives elsewhere); None in memory."""
     if project.path is None:
         return None
     paths = [Path(item.path) for item in project.items]
@@ -47,24 +57,24 @@ def media_root(project: Project) -> Path | None:
             return Path(os.path.commonpath([str(path.parent) for path in paths]))
         except ValueError:  # on different drives
             pass
-    return project.path.parent
+    return project_folder(project.path)
 
 
 def media_file(project: Project, stored: str) -> Path:
-    """The media of a stored item path: relative to the project file's folder when relative."""
+    """The media of a stored item path (absolute): relative to the project file's folder when relative."""
     path = Path(stored)
     if path.is_absolute() or project.path is None:
         return path
-    return project.path.parent / path
+    return Path(os.path.normpath(project_folder(project.path) / path))
 
 
 def stored_path(project_file: Path, media: Path) -> str:
-    """How a project stores a media path: relative to its file's folder when below it, else absolute.
-
-    The same rule as `annotator.workspace` uses when it adds a folder's images.
+    """How a project stores a media path: relative to its file's folder when below it, else absolute
+    (also on another drive). A relative `media` is taken from the current directory, as given on a
+    command line. The same rule as `annotator.workspace` uses when it adds a folder's images.
     """
     try:
-        return media.resolve().relative_to(project_file.parent.resolve()).as_posix()
+        return media.resolve().relative_to(project_folder(project_file).resolve()).as_posix()
     except ValueError:
         return str(media.resolve())
 
@@ -132,8 +142,12 @@ def _new_item(project: Project, data: ItemData, media: Path | None) -> AddItem:
     """The item to add for a dataset item whose media is `media` (None: absent, named as the dataset names it)."""
     names = data.frame_names
     frame_names = tuple(names) if data.kind == "video" and names and len(names) == data.frame_count else None
-    if project.path is None or media is None:
+    if project.path is None:
         return AddItem(data.path, data.kind, data.width, data.height, data.frame_count, data.fps, frame_names)
+    if media is None:  # absent: stored by the same rule, so it resolves once the media is put there
+        named = Path(data.path.replace("\\", "/"))
+        stored = stored_path(project.path, named) if named.is_absolute() else data.path
+        return AddItem(stored, data.kind, data.width, data.height, data.frame_count, data.fps, frame_names)
     width, height = data.width, data.height
     if data.kind == "image" and media.is_file():
         try:
@@ -142,6 +156,15 @@ def _new_item(project: Project, data: ItemData, media: Path | None) -> AddItem:
             log.warning("%s", error)
     path = stored_path(project.path, media)
     return AddItem(path, data.kind, width, height, data.frame_count, data.fps, frame_names)
+
+
+def _shown(data: ItemData) -> str:
+    """How a missing image is named to the person: as the file names it, unless that climbs out of
+    a folder or is absolute (labelme's '../../b.png'), then by its file name."""
+    ref = (data.ref or "").replace("\\", "/")
+    if not ref or Path(ref).is_absolute() or ".." in Path(ref).parts:
+        return data.name
+    return ref
 
 
 def place_items(project: Project, dataset: Dataset, new_items: NewItems = "in_folder") -> Placement:
@@ -160,7 +183,7 @@ def place_items(project: Project, dataset: Dataset, new_items: NewItems = "in_fo
         present = [p for p in candidates if p.exists() and (root is None or mode == "all" or _below(p, root))]
         if not present and mode == "in_folder":
             placement.targets.append(None)
-            placement.missing.append(data.ref or data.name)
+            placement.missing.append(_shown(data))
             continue
         add = _new_item(project, data, present[0] if present else None)
         add = added.setdefault(add.path, add)

@@ -237,9 +237,21 @@ def read_project(path: Path) -> Dataset:
         project.close()
 
 
-def write_project(dataset: Dataset, path: Path, progress: Progress = no_progress) -> Path:
-    """Add a dataset to the project at `path`, creating it when absent; returns the path."""
+def refuse_existing_project(path: Path) -> None:
+    """ProjectError when `path` exists: writing into it again would add every object a second time."""
+    if Path(path).exists():
+        problem = "already exists; writing into it would add every object a second time"
+        raise ProjectError(path, f"{problem} (choose a new file, or append to it on purpose: convert --append)")
+
+
+def write_project(dataset: Dataset, path: Path, progress: Progress = no_progress, append: bool = False) -> Path:
+    """Write a dataset as a new project at `path`, or with `append` add it to the project there; returns the path.
+
+    Without `append` an existing file is refused (ProjectError) and left untouched.
+    """
     path = Path(path)
+    if not append:
+        refuse_existing_project(path)
     if path.exists():
         project = Project.open(path)
     else:

@@ -149,7 +149,10 @@ class ExportDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.path_edit)
         row.addWidget(browse)
-        self.polygons = QCheckBox("Polygons instead of RLE (COCO) / mask shapes (labelme)")
+        # One option per format, each saying what it does there (COCO's default is RLE, labelme's
+        # polygons, so one "polygons" box cannot mean the same for both).
+        self.polygons = QCheckBox("Polygons instead of RLE (COCO / YouTube-VIS)")
+        self.labelme_masks = QCheckBox("Mask shapes (exact bitmaps) instead of polygons (labelme)")
         self.tolerance = QDoubleSpinBox()
         self.tolerance.setRange(0.0, 10.0)
         self.tolerance.setSingleStep(0.25)
@@ -167,7 +170,9 @@ class ExportDialog(QDialog):
         layout.addRow("Format", self.format_box)
         layout.addRow("Destination", row)
         layout.addRow(self.polygons)
+        layout.addRow(self.labelme_masks)
         layout.addRow("Polygon tolerance", self.tolerance)
+        self._layout = layout
         layout.addRow(self.unlabelled_info)
         layout.addRow(unlabelled_row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -176,8 +181,11 @@ class ExportDialog(QDialog):
         layout.addRow(buttons)
         self._restore()
         self.format_box.currentIndexChanged.connect(self._format_changed)
+        self.polygons.toggled.connect(self._show_shape_options)
+        self.labelme_masks.toggled.connect(self._show_shape_options)
         self.unlabelled_name.textChanged.connect(self._show_unlabelled)
         self.include_unlabelled.toggled.connect(self._show_unlabelled)
+        self._show_shape_options()
         self._show_unlabelled()
 
     @property
@@ -191,6 +199,7 @@ class ExportDialog(QDialog):
         self.format_box.setCurrentIndex(max(index, 0))
         options = _setting_dict("export_options")
         self.polygons.setChecked(bool(options.get("polygons", False)))
+        self.labelme_masks.setChecked(bool(options.get("labelme_masks", False)))
         tolerance = options.get("tolerance")
         if isinstance(tolerance, int | float):
             self.tolerance.setValue(float(tolerance))
@@ -206,7 +215,8 @@ class ExportDialog(QDialog):
     def remember(self) -> None:
         """Keep the choices for the next export."""
         set_setting("export_format", self.fmt)
-        options = {"polygons": self.polygons.isChecked(), "tolerance": self.tolerance.value()}
+        options = {"polygons": self.polygons.isChecked(), "labelme_masks": self.labelme_masks.isChecked()}
+        options["tolerance"] = self.tolerance.value()
         options.update(include_unlabelled=self.include_unlabelled.isChecked(), unlabelled_name=self._name())
         set_setting("export_options", options)
         if self.project_key:
@@ -219,7 +229,21 @@ class ExportDialog(QDialog):
 
     def _format_changed(self) -> None:
         self._suggest_name()
+        self._show_shape_options()
         self._show_unlabelled()
+
+    def writes_polygons(self) -> bool:
+        """True when the chosen format and options write polygons (the tolerance then matters)."""
+        fmt = self.fmt
+        if fmt in ("coco", "ytvis"):
+            return self.polygons.isChecked()
+        return fmt == "yolo" or (fmt == "labelme" and not self.labelme_masks.isChecked())
+
+    def _show_shape_options(self) -> None:
+        """Show the shape option of the chosen format only; the tolerance only where polygons are written."""
+        self._layout.setRowVisible(self.polygons, self.fmt in ("coco", "ytvis"))
+        self._layout.setRowVisible(self.labelme_masks, self.fmt == "labelme")
+        self.tolerance.setEnabled(self.writes_polygons())
 
     def _show_unlabelled(self) -> None:
         """Say how many objects have no label and what this format does with them."""
@@ -255,11 +279,10 @@ class ExportDialog(QDialog):
 
     def options(self) -> FormatOptions:
         """The format options chosen."""
-        polygons = self.polygons.isChecked()
         return FormatOptions(
-            segmentation="polygon" if polygons else "rle",
+            segmentation="polygon" if self.polygons.isChecked() else "rle",
             tolerance=self.tolerance.value(),
-            labelme_shapes="mask" if polygons else "polygon",
+            labelme_shapes="mask" if self.labelme_masks.isChecked() else "polygon",
             unlabelled=self._name() if self.include_unlabelled.isChecked() else None,
         )
 

@@ -83,8 +83,12 @@ def _refs(out: Path, fmt: str) -> list[str]:
         return [name for video in json.loads(out.read_text())["videos"] for name in video["file_names"]]
     if fmt == "rle":
         return [item["path"] for item in json.loads(out.read_text())["items"]]
-    if fmt == "labelme":
-        return [json.loads(p.read_text())["imagePath"] for p in sorted(out.glob("*.json"))]
+    if fmt == "labelme":  # imagePath is relative to the JSON file (labelme's rule); named here from the root
+        folder = out.parents[1]
+        files = sorted(out.glob("*.json"))
+        return [
+            (p.parent / json.loads(p.read_text())["imagePath"]).resolve().relative_to(folder).as_posix() for p in files
+        ]
     return [item["path"] for item in json.loads((out / "objects.json").read_text())["items"]]
 
 

@@ -37,6 +37,7 @@ class Promise:
 
     fmt: str
     polygons: bool = False
+    labelme_masks: bool = False
     suffix: str = ""
     min_iou: float = 1.0
     instances: bool = True
@@ -47,7 +48,7 @@ ROUND_TRIPS = {
     "coco (polygons)": Promise("coco", polygons=True, suffix=".json", min_iou=0.95),
     "ytvis": Promise("ytvis", suffix=".json"),
     "labelme (polygons)": Promise("labelme", min_iou=0.95),
-    "labelme (masks)": Promise("labelme", polygons=True),
+    "labelme (masks)": Promise("labelme", labelme_masks=True),
     "rle": Promise("rle", suffix=".json"),
     "png": Promise("png"),
     "project": Promise("project", suffix=".annot"),
@@ -169,6 +170,7 @@ def export_answer(promise: Promise, out: Path, include_unlabelled: bool | None =
         assert isinstance(dialog, ExportDialog), f"expected the export dialog, got {dialog!r}"
         dialog.format_box.setCurrentIndex(dialog.format_box.findData(promise.fmt))
         dialog.polygons.setChecked(promise.polygons)
+        dialog.labelme_masks.setChecked(promise.labelme_masks)
         if include_unlabelled is not None:
             dialog.include_unlabelled.setChecked(include_unlabelled)
         dialog.path_edit.setText(str(out))
@@ -375,7 +377,7 @@ def test_the_dialogs_remember_the_last_format_destination_options_and_folder(
 
     def look_and_cancel(dialog: QWidget) -> None:
         assert isinstance(dialog, ExportDialog)
-        shown.append((dialog.fmt, dialog.path_edit.text(), dialog.polygons.isChecked()))
+        shown.append((dialog.fmt, dialog.path_edit.text(), dialog.labelme_masks.isChecked()))
         dialog.reject()
 
     user.answer_next_dialog(look_and_cancel)
