@@ -183,7 +183,8 @@ def place_items(project: Project, dataset: Dataset, new_items: NewItems = "in_fo
         present = [p for p in candidates if p.exists() and (root is None or mode == "all" or _below(p, root))]
         if not present and mode == "in_folder":
             placement.targets.append(None)
-            placement.missing.append(_shown(data))
+            if data.objects:  # an absent image without annotations loses nothing: no need to say it
+                placement.missing.append(_shown(data))
             continue
         add = _new_item(project, data, present[0] if present else None)
         add = added.setdefault(add.path, add)

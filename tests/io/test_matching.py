@@ -184,7 +184,10 @@ def test_a_file_name_shared_by_two_items_is_no_match(tmp_path: Path) -> None:
         write_image(tmp_path / "B" / sub / "a.png", 64, 50)
         project.execute(AddItem(f"{sub}/a.png", "image", 64, 50))
     guess = ItemData("/nowhere/a.png", 64, 50, ref="a.png")
+    guess.objects = [ObjectData("x", None, {0: Mask.from_array(disc(50, 64, 10, 10, 4))})]
     assert import_dataset(project, Dataset([], [guess])).missing == ("a.png",)
+    # An absent image with no annotations loses nothing, so it is not reported.
+    assert import_dataset(project, Dataset([], [ItemData("/nowhere/a.png", 64, 50, ref="a.png")])).missing == ()
     exact = ItemData("/nowhere/y/a.png", 64, 50, ref="y/a.png")
     exact.objects = [ObjectData("x", None, {0: Mask.from_array(disc(50, 64, 10, 10, 4))})]
     report = import_dataset(project, Dataset([], [exact]))
