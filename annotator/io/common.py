@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_PIXELS = 300_000_000
 """Largest image (width x height) a file may declare: as for PIL's decompression-bomb guard."""
+MEDIA_HINT = " (give the images folder with --images DIR, or --no-check-media to read the annotations without images)"
+"""How a message about absent media says what to do."""
 
 Progress = Callable[[int, int], None]
 """progress(done, total): called by long reads and writes; total may be 0 when unknown."""

@@ -28,7 +28,16 @@ from PIL import Image, UnidentifiedImageError
 from annotator.document.mask import Mask
 from annotator.document.model import Color, palette_color
 from annotator.errors import FormatError
-from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
+from annotator.io.common import (
+    MEDIA_HINT,
+    MediaLookup,
+    Progress,
+    Reader,
+    image_ref,
+    load_json,
+    no_progress,
+    write_json_atomic,
+)
 from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root, label_index
 from annotator.io.media import IMAGE_SUFFIXES, image_size, list_images
 from annotator.io.voc import (
@@ -228,12 +237,12 @@ def _media_for(
         folder = images if options.video else images / stem
         if not folder.is_dir():
             if options.check_media:
-                raise FormatError(first, "", f"no frame folder for it at {folder}")
+                raise FormatError(first, "", f"no frame folder for it at {folder}{MEDIA_HINT}")
             return None, ref
         return folder, ref
     found_by_stem = find_image(images, stem) or find_image(images, Path(stem).name)
     if found_by_stem is None and options.check_media:
-        raise FormatError(first, "", f"no image named {stem}.* in the images folder {images}")
+        raise FormatError(first, "", f"no image named {stem}.* in the images folder {images}{MEDIA_HINT}")
     return found_by_stem, ref
 
 

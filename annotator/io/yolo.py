@@ -28,7 +28,7 @@ import numpy as np
 
 from annotator.document.mask import Mask
 from annotator.errors import FormatError
-from annotator.io.common import Progress, image_ref, no_progress, write_bytes_atomic
+from annotator.io.common import MEDIA_HINT, Progress, image_ref, no_progress, write_bytes_atomic
 from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
 from annotator.io.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, image_size, list_images
 from annotator.io.png_masks import find_image
@@ -247,7 +247,7 @@ def read_yolo(
             dataset.missing.append(f"{entry.rel}.*")
             continue
         if media is None:
-            raise FormatError(entry.label, "", f"no image named {entry.rel}.* in {images_dir} (give --images)")
+            raise FormatError(entry.label, "", f"no image named {entry.rel}.* in {images_dir}{MEDIA_HINT}")
         width, height = image_size(media)
         try:
             text = entry.label.read_text("utf-8-sig")

@@ -23,7 +23,16 @@ from annotator.io.coco import (
     parse_segmentation,
     segmentation_of,
 )
-from annotator.io.common import MediaLookup, Progress, Reader, image_ref, load_json, no_progress, write_json_atomic
+from annotator.io.common import (
+    MEDIA_HINT,
+    MediaLookup,
+    Progress,
+    Reader,
+    image_ref,
+    load_json,
+    no_progress,
+    write_json_atomic,
+)
 from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData, image_root
 
 log = logging.getLogger(__name__)
@@ -104,7 +113,8 @@ def _parse_video(
             if not path.exists():
                 folders = " or ".join(str(f) for f in lookup.folders(reader.path.parent)[:2])
                 raise reader.fail(
-                    f"{element}.file_names", f"the image '{name}' is listed but absent (looked in {folders})"
+                    f"{element}.file_names",
+                    f"the image '{name}' is listed but absent (looked in {folders}){MEDIA_HINT}",
                 )
     fps = reader.number(reader.opt(video, "fps", (int, float), element, 0.0), f"{element}.fps")
     if len(names) == 1:

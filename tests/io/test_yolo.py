@@ -347,7 +347,9 @@ def test_labels_without_their_images_are_refused_or_reported(tmp_path: Path, cap
     write_image(images / "a.jpg", W, H)
     args = ["convert", str(tmp_path / "y"), "-o", str(tmp_path / "p.annot"), "--to", "project", "--images", str(images)]
     assert main(args) == 2
-    assert f"{labels / 'b.txt'}: no image named b.* in {images}" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert f"{labels / 'b.txt'}: no image named b.* in {images}" in error
+    assert "--images DIR, or --no-check-media" in error  # the message says what to do
     assert main([*args, "--no-check-media"]) == 0
     printed = capsys.readouterr().out
     assert "converted 1 masks" in printed and "skipped 1 annotated images not found (left out: b.*) in y" in printed
