@@ -78,6 +78,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_formats.py
 	$(PY) benchmarks/bench_gui.py --engine classic --engine sam2.1-tiny
 	$(PY) benchmarks/bench_video.py --frames 3000
+	# On ../shared/data when present (the images at native size, 3 real sequences), else generated inputs
+	$(PY) -m annotator bench --engine classic --clicks 60 --frames 40
 	# SAM 2.1 tiny architecture with seeded random weights: the real compute, no download needed
 	$(PY) -m annotator bench --engine sam2.1-tiny --weights random --device cpu --clicks 40 --frames 16
 	$(PY) benchmarks/bench_decoder.py

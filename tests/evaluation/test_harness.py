@@ -10,7 +10,7 @@ import pytest
 
 from annotator.cli import main
 from annotator.evaluation.clicks import evaluate_clicks, markdown_table, run_clicks
-from annotator.evaluation.data import DataError, list_images, list_videos
+from annotator.evaluation.data import DataError, list_images, list_videos, read_video_gt, video_masks
 from annotator.evaluation.video import evaluate_video, scored_frames
 from model.protocol import Embedding, Prediction, Prompt
 
@@ -131,15 +131,30 @@ def test_video_report_uses_any_engine_session(data_folder: Path) -> None:
     assert report.peak_rss_mb is None or report.peak_rss_mb > 0
 
 
-def test_bench_cli_runs_on_generated_inputs(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bench_cli_runs_on_generated_inputs_and_says_so(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "bench.json"
-    assert main(["bench", "--clicks", "3", "--frames", "4", "--json", str(out)]) == 0
+    assert main(["bench", "--synthetic", "--clicks", "3", "--frames", "4", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
-    assert figures["image_size"] == [1080, 1920] and figures["clicks"] == 3
+    assert figures["image_size"] == [1080, 1920] and figures["clicks"] == 3 and figures["source"] == "synthetic"
     assert figures["click_ms_p50"] > 0 and figures["propagate_ms_per_frame"] > 0
     assert figures["propagate_ms_second_half"] > 0
     out = capsys.readouterr().out
-    assert "click -> mask p50" in out and "propagation, second half" in out
+    assert "click -> mask p50" in out and "propagation, second half" in out and "SYNTHETIC" in out
+
+
+def test_bench_cli_times_the_real_images_and_sequences(shared_data: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "bench.json"
+    args = ["bench", "--data", str(shared_data), "--clicks", "2", "--frames", "3", "--sequences", "1"]
+    assert main([*args, "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    images, videos = list_images(shared_data), list_videos(shared_data)
+    assert figures["source"] == str(shared_data) and figures["images"] == len(images)
+    assert figures["clicks"] >= len(images)  # the robot clicked at least once on every image
+    assert figures["first_click_ms_p50"] > 0 and figures["sequences"] == [videos[0].name]
+    assert figures["video_size"] == list(read_video_gt(video_masks(videos[0])[0])[0].shape)
+    assert figures["propagate_ms_per_frame"] > 0
+    printed = capsys.readouterr().out
+    assert f"on the data in {shared_data}" in printed and "SYNTHETIC" not in printed
 
 
 def test_eval_video_cli_with_a_tiny_sam2_on_the_shared_videos(shared_data: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
