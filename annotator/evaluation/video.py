@@ -30,6 +30,8 @@ class SequenceScore:
     f: float
     jf: float
     fps: float
+    missed: int = 0  # scored frames where the object is in the ground truth but no mask (or an empty one) came
+    false_present: int = 0  # scored frames where the ground truth has no object but a non-empty mask came
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def evaluate_sequence(engine: Engine, item: VideoItem) -> SequenceScore:
     session = engine.open_video(frames)
     try:
         session.add_prompt(0, OBJECT_ID, Prompt(mask=first))
-        js, fs, spent, count = [], [], 0.0, 0
+        js, fs, spent, count, missed, false_present = [], [], 0.0, 0, 0, 0
         stream = session.propagate(0, "forward")
         wanted = set(scored_frames(len(frames)))
         while True:
@@ -84,12 +86,16 @@ def evaluate_sequence(engine: Engine, item: VideoItem) -> SequenceScore:
             if index in wanted:
                 gt, void = read_video_gt(gt_files[index])
                 pred = masks.get(OBJECT_ID, np.zeros(gt.shape, bool))
+                shown, there = bool(pred.any()), bool(gt.any())
+                missed += there and not shown
+                false_present += shown and not there
                 js.append(video_iou(pred, gt, void))
                 fs.append(boundary_f(pred, gt, void))
     finally:
         session.close()
     j, f = float(np.mean(js)) if js else 1.0, float(np.mean(fs)) if fs else 1.0
-    return SequenceScore(item.name, count, j, f, (j + f) / 2, count / spent if spent > 0 else float("inf"))
+    fps = count / spent if spent > 0 else float("inf")
+    return SequenceScore(item.name, count, j, f, (j + f) / 2, fps, missed, false_present)
 
 
 def evaluate_video(
@@ -111,13 +117,16 @@ def markdown_table(report: VideoReport) -> str:
     lines = [
         f"Video evaluation of `{report.engine}` (first-frame mask prompt; DAVIS J and F)",
         "",
-        "| sequence | frames | J | F | J&F | frames/s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| sequence | frames | J | F | J&F | frames/s | object there, no mask | mask, object not there |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in report.sequences:
-        lines.append(f"| {s.name} | {s.frames} | {s.j:.3f} | {s.f:.3f} | {s.jf:.3f} | {s.fps:.1f} |")
+        scores = f"{s.j:.3f} | {s.f:.3f} | {s.jf:.3f} | {s.fps:.1f}"
+        lines.append(f"| {s.name} | {s.frames} | {scores} | {s.missed} | {s.false_present} |")
     m = report.mean
-    lines.append(f"| **mean** | | {m('j'):.3f} | {m('f'):.3f} | {m('jf'):.3f} | {m('fps'):.1f} |")
+    missed, false_present = sum(s.missed for s in report.sequences), sum(s.false_present for s in report.sequences)
+    means = f"{m('j'):.3f} | {m('f'):.3f} | {m('jf'):.3f} | {m('fps'):.1f}"
+    lines.append(f"| **mean** | | {means} | {missed} (all) | {false_present} (all) |")
     if report.peak_rss_mb is not None:
         lines += ["", f"Peak RSS: {report.peak_rss_mb:.0f} MiB"]
     return "\n".join(lines)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from annotator.cli import main
 from annotator.evaluation.clicks import evaluate_clicks, markdown_table, run_clicks
 from annotator.evaluation.data import DataError, list_images, list_videos, read_video_gt, video_masks
 from annotator.evaluation.video import evaluate_video, scored_frames
+from annotator.evaluation.video import markdown_table as video_markdown
 from model.protocol import Embedding, Prediction, Prompt
 
 
@@ -174,3 +176,40 @@ def test_eval_video_cli_with_a_tiny_sam2_on_the_shared_videos(shared_data: Path,
     assert [s["frames"] for s in result["sequences"]] == [5] * len(sequences)
     assert all(0 <= s["jf"] <= 1 and s["fps"] > 0 for s in result["sequences"])  # random weights: any score
     assert "| blackswan | 5 |" in capsys.readouterr().out
+
+
+class _Replay:
+    """A video session that streams given masks (None: no mask for the object on that frame)."""
+
+    def __init__(self, masks: list[np.ndarray | None]) -> None:
+        self.masks = masks
+
+    def add_prompt(self, frame: int, obj_id: int, prompt: object) -> np.ndarray:
+        return self.masks[frame]  # type: ignore[return-value]
+
+    def propagate(self, start: int, direction: str = "forward", cancel: object = None):  # type: ignore[no-untyped-def]
+        for index, mask in enumerate(self.masks):
+            yield index, ({} if mask is None else {1: mask})
+
+    def close(self) -> None:
+        pass
+
+
+def test_video_report_counts_frames_with_no_mask_and_masks_with_no_object(data_folder: Path) -> None:
+    [video] = list_videos(data_folder)
+    gts = video_masks(video)
+    truth = [read_video_gt(path)[0] for path in gts]
+    Image.fromarray(np.zeros(truth[4].shape, np.uint8)).save(gts[4])  # the object left the frame on frame 4
+    replay = [m.copy() for m in truth]
+    replay[2] = None  # no mask at all where the object is
+    replay[3] = np.zeros_like(truth[3])  # an empty mask where the object is
+
+    class Engine:
+        model_id, device = "replay", "cpu"
+
+        def open_video(self, frames: object) -> _Replay:
+            return _Replay(replay)
+
+    [score] = evaluate_video(Engine(), [video]).sequences  # type: ignore[arg-type]
+    assert (score.missed, score.false_present) == (2, 1)
+    assert "| object there, no mask | mask, object not there |" in video_markdown(evaluate_video(Engine(), [video]))  # type: ignore[arg-type]
