@@ -111,8 +111,20 @@ class FrameSource(Protocol):
     def __getitem__(self, index: int) -> np.ndarray: ...
 
 
+PRESENT = 0.5
+"""A tracked object whose confidence is below this is judged absent on that frame (its mask is empty)."""
+
+
 class VideoSession(Protocol):
-    """Per-video tracking state over one loaded model; object ids are the caller's."""
+    """Per-video tracking state over one loaded model; object ids are the caller's.
+
+    `scores` is each object's confidence in [0, 1] on the frame `propagate` yielded last (set
+    before each yield; read it right after receiving the frame): SAM sessions give their object
+    score (the sigmoid of its logit), the classic tracker how far its refined mask agrees with the
+    motion and how reliable that motion was. Below PRESENT the object is judged absent there.
+    """
+
+    scores: dict[int, float]
 
     def add_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> np.ndarray:
         """Prompt one object on one frame; returns its HxW bool mask on that frame."""

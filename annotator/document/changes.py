@@ -51,6 +51,7 @@ class MaskMeta:
 
     source: MaskSource = "user"
     prompts: Prompts = field(default_factory=Prompts)
+    score: float | None = None  # a tracker's confidence in a propagated mask (None: not given)
 
 
 FULL_FRAME_SHARE = 0.25

@@ -304,6 +304,7 @@ class SetMask:
     source: MaskSource = "user"
     prompts: Prompts = field(default_factory=Prompts)
     force: bool = False
+    score: float | None = None  # a tracker's confidence (propagated masks)
 
     @property
     def description(self) -> str:
@@ -325,8 +326,8 @@ class SetMask:
             )
         record = project.mask_record(self.object_id, self.frame)
         before = None if record is None else record.mask
-        before_meta = None if record is None else MaskMeta(record.source, record.prompts)
-        after_meta = None if self.mask is None else MaskMeta(self.source, self.prompts)
+        before_meta = None if record is None else MaskMeta(record.source, record.prompts, record.score)
+        after_meta = None if self.mask is None else MaskMeta(self.source, self.prompts, self.score)
         change = mask_change(self.object_id, self.frame, before, before_meta, self.mask, after_meta)
         if change is not None:
             apply(change)

@@ -119,6 +119,22 @@ class Prompts:
         return cls(points, tuple(float(v) for v in box) if box else None)
 
 
+LOW_CONFIDENCE = 0.7
+"""A propagated mask whose tracker confidence is below this is shown as doubtful on the timeline."""
+
+FrameState = Literal["user", "imported", "propagated", "low", "absent"]
+
+
+def frame_state(source: str, empty: bool, score: float | None) -> FrameState:
+    """What a frame's mask is for the person: a propagated frame is 'absent' when its mask is empty
+    (the tracker judged the object gone) and 'low' when the tracker was not sure of it."""
+    if source != "propagated":
+        return "imported" if source == "imported" else "user"
+    if empty:
+        return "absent"
+    return "low" if score is not None and score < LOW_CONFIDENCE else "propagated"
+
+
 @dataclass(frozen=True)
 class MaskRecord:
     """A stored mask with where it came from ('user' marks a keyframe in video)."""
@@ -126,6 +142,7 @@ class MaskRecord:
     mask: Mask
     source: MaskSource = "user"
     prompts: Prompts = field(default_factory=Prompts)
+    score: float | None = None  # a tracker's confidence in a propagated mask (None: not given)
 
     def with_mask(self, mask: Mask) -> MaskRecord:
         """Same record with another mask."""

@@ -22,7 +22,7 @@ from annotator.document.commands import CommandError
 from annotator.document.events import ProjectEvents
 from annotator.document.history import History, Step
 from annotator.document.mask import Mask
-from annotator.document.model import Item, Label, MaskRecord, Object
+from annotator.document.model import FrameState, Item, Label, MaskRecord, Object, frame_state
 from annotator.document.store import ProjectStore
 from annotator.errors import ProjectError
 
@@ -218,6 +218,21 @@ class Project:
                     sources[frame] = entry[1].source
         return sources
 
+    def frame_states(self, object_id: int) -> dict[int, FrameState]:
+        """What each frame with a mask is, for the timeline: 'user', 'imported', 'propagated', or a
+        propagated frame that is 'low' (confidence below LOW_CONFIDENCE) or 'absent' (empty mask)."""
+        states = {}
+        if self.store is not None:
+            for frame, (source, area, score) in self.store.mask_states(object_id).items():
+                states[frame] = frame_state(source, area == 0, score)
+        for (obj, frame), entry in self._masks.items():
+            if obj == object_id:
+                if entry is None:
+                    states.pop(frame, None)
+                else:
+                    states[frame] = frame_state(entry[1].source, entry[0].is_empty, entry[1].score)
+        return states
+
     def mask(self, object_id: int, frame: int = 0) -> Mask | None:
         """The object's mask on a frame, or None when it has none."""
         entry = self._mask_entry(object_id, frame)
@@ -226,7 +241,7 @@ class Project:
     def mask_record(self, object_id: int, frame: int = 0) -> MaskRecord | None:
         """The mask with its source and prompts, or None."""
         entry = self._mask_entry(object_id, frame)
-        return None if entry is None else MaskRecord(entry[0], entry[1].source, entry[1].prompts)
+        return None if entry is None else MaskRecord(entry[0], entry[1].source, entry[1].prompts, entry[1].score)
 
     def _mask_entry(self, object_id: int, frame: int) -> _MaskEntry:
         key = (object_id, frame)
@@ -484,7 +499,7 @@ class Project:
                 for frame in self.mask_frames(obj.id):
                     record = self.mask_record(obj.id, frame)
                     assert record is not None
-                    masks[frame] = (record.mask.to_rle()["counts"], record.source, record.prompts)
+                    masks[frame] = (record.mask.to_rle()["counts"], record.source, record.prompts, record.score)
                 objects[obj.id] = (obj, masks)
         return {
             "labels": list(self._labels),

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".annot"
 APPLICATION_ID = 0x414E4E54  # "ANNT" in the SQLite header: marks the file as ours
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -49,7 +49,7 @@ CREATE TABLE masks (
     object_id INTEGER NOT NULL REFERENCES objects (id) ON DELETE CASCADE, frame INTEGER NOT NULL,
     height INTEGER NOT NULL, width INTEGER NOT NULL,
     x0 INTEGER NOT NULL, y0 INTEGER NOT NULL, x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
-    area INTEGER NOT NULL, rle TEXT NOT NULL, source TEXT NOT NULL, prompts TEXT,
+    area INTEGER NOT NULL, rle TEXT NOT NULL, source TEXT NOT NULL, prompts TEXT, score REAL,
     PRIMARY KEY (object_id, frame)) WITHOUT ROWID;
 """
 
@@ -62,7 +62,12 @@ def _add_frame_names(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE items ADD COLUMN frame_names TEXT")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_frame_names}
+def _add_mask_scores(conn: sqlite3.Connection) -> None:
+    """Schema 3: masks keep a tracker's confidence (NULL: not given)."""
+    conn.execute("ALTER TABLE masks ADD COLUMN score REAL")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_frame_names, 2: _add_mask_scores}
 
 _TABLES = {"label": "labels", "item": "items", "object": "objects"}
 _PARENT = {"label": None, "item": None, "object": "item_id"}
@@ -266,14 +271,14 @@ class ProjectStore:
     def load_mask(self, object_id: int, frame: int) -> tuple[Mask, MaskMeta] | None:
         """One stored mask and its metadata, or None."""
         row = self._conn.execute(
-            "SELECT rle, height, width, source, prompts FROM masks WHERE object_id = ? AND frame = ?",
+            "SELECT rle, height, width, source, prompts, score FROM masks WHERE object_id = ? AND frame = ?",
             (object_id, frame),
         ).fetchone()
         if row is None:
             return None
-        rle, height, width, source, prompts = row
+        rle, height, width, source, prompts, score = row
         mask = Mask.from_rle({"size": [height, width], "counts": rle})
-        return mask, MaskMeta(source, Prompts.from_json(json.loads(prompts) if prompts else None))
+        return mask, MaskMeta(source, Prompts.from_json(json.loads(prompts) if prompts else None), score)
 
     def mask_frames(self, object_id: int) -> list[int]:
         """Frames on which an object has a stored mask, sorted."""
@@ -284,6 +289,11 @@ class ProjectStore:
         """Frame -> source of an object's stored masks (no pixels decoded)."""
         rows = self._conn.execute("SELECT frame, source FROM masks WHERE object_id = ?", (object_id,))
         return {int(frame): str(source) for frame, source in rows}
+
+    def mask_states(self, object_id: int) -> dict[int, tuple[str, int, float | None]]:
+        """Frame -> (source, area, score) of an object's stored masks (no pixels decoded)."""
+        rows = self._conn.execute("SELECT frame, source, area, score FROM masks WHERE object_id = ?", (object_id,))
+        return {int(frame): (str(source), int(area), score) for frame, source, area, score in rows}
 
     def max_ids(self) -> dict[str, int]:
         """Largest id in use per row kind (0 when none)."""
@@ -368,7 +378,7 @@ class ProjectStore:
         """Insert or replace one mask."""
         x0, y0, x1, y1 = mask.bbox
         self._conn.execute(
-            "INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 object_id,
                 frame,
@@ -382,6 +392,7 @@ class ProjectStore:
                 mask.to_rle()["counts"],
                 meta.source,
                 json.dumps(meta.prompts.to_json()) if meta.prompts != Prompts() else None,
+                meta.score,
             ),
         )
 

@@ -99,7 +99,9 @@ class PropagationController(QObject):
             try:
                 for object_id, mask in prompts.items():
                     session.add_prompt(start, object_id, Prompt(mask=mask))
-                yield from session.propagate(start, direction, cancel)
+                for frame, masks in session.propagate(start, direction, cancel):
+                    # Each object's confidence on this frame (engines without it: none given).
+                    yield frame, masks, dict(getattr(session, "scores", {}))
             finally:
                 session.close()
 
@@ -119,7 +121,7 @@ class PropagationController(QObject):
         run = self.run
         if run is None or job_id != run.job_id or self.project is None:
             return
-        frame, masks = value
+        frame, masks, scores = value
         if frame == run.start:
             return
         wrote = False
@@ -128,7 +130,8 @@ class PropagationController(QObject):
             if not low <= frame <= high:
                 continue
             try:
-                self.project.execute(SetMask(object_id, frame, Mask.from_array(mask), "propagated"))
+                score = scores.get(object_id)
+                self.project.execute(SetMask(object_id, frame, Mask.from_array(mask), "propagated", score=score))
                 wrote = True
             except AnnotatorError as error:
                 self.message.emit(str(error))

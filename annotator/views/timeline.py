@@ -10,9 +10,16 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from annotator.document import Project
+from annotator.document.model import frame_state
 
 RULER = 18
 ROW = 12
+LOW_COLOUR = QColor(255, 170, 0)  # a propagated frame the tracker was not sure of
+ABSENT_COLOUR = QColor(200, 60, 60)  # a propagated frame where the tracker judged the object gone
+LEGEND = (
+    "Bright: your keyframes. Dark: propagated or imported. Amber underline: the tracker was not sure "
+    "(low confidence). Red: the tracker judged the object absent (empty mask). Correct those frames."
+)
 
 
 class TrackView(QWidget):
@@ -26,7 +33,8 @@ class TrackView(QWidget):
         self.setMouseTracking(False)
         self.frame_count = 1
         self.current = 0
-        self.tracks: list[tuple[tuple[int, int, int], dict[int, str]]] = []
+        self.tracks: list[tuple[tuple[int, int, int], dict[int, str]]] = []  # colour, frame -> frame state
+        self.setToolTip(LEGEND)
         self.progress: tuple[int, int] | None = None  # propagated range, while a run goes
 
     def _x(self, frame: float) -> float:
@@ -49,9 +57,16 @@ class TrackView(QWidget):
         cell = max(1.0, self.width() / max(self.frame_count, 1))
         for row, (color, sources) in enumerate(self.tracks):
             top = RULER + row * ROW + 2
+            width = int(cell + 0.999)
             for frame, source in sources.items():
+                left = int(self._x(frame))
+                if source == "absent":
+                    painter.fillRect(QRect(left, top, width, ROW - 4), ABSENT_COLOUR)
+                    continue
                 shade = QColor(*color) if source == "user" else QColor(*color).darker(160)
-                painter.fillRect(QRect(int(self._x(frame)), top, int(cell + 0.999), ROW - 4), shade)
+                painter.fillRect(QRect(left, top, width, ROW - 4), shade)
+                if source == "low":
+                    painter.fillRect(QRect(left, top + ROW - 7, width, 3), LOW_COLOUR)
             painter.setPen(QColor(255, 255, 255))
             for frame, source in sources.items():
                 if source == "user":
@@ -150,7 +165,7 @@ class Timeline(QWidget):
         tracks = []
         if self.project is not None and self.item_id is not None:
             for obj in self.project.objects(self.item_id):
-                tracks.append((obj.color, self.project.frame_sources(obj.id)))
+                tracks.append((obj.color, self.project.frame_states(obj.id)))
         self.track_view.tracks = tracks
         self.track_view.setMinimumHeight(RULER + max(2, len(tracks)) * ROW)
         self.track_view.update()
@@ -165,7 +180,7 @@ class Timeline(QWidget):
                 if record is None:
                     sources.pop(frame, None)
                 else:
-                    sources[frame] = record.source
+                    sources[frame] = frame_state(record.source, record.mask.is_empty, record.score)
                 self.track_view.update()
                 return
 

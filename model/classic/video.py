@@ -15,7 +15,7 @@ from model.classic.cut import colour_costs, colour_model, keep_seeded, min_cut
 from model.classic.features import Grid, colour_bins, edge_weights, grid_size
 from model.errors import EngineError
 from model.frames import read_ahead
-from model.protocol import Direction, FrameSource, Prompt
+from model.protocol import PRESENT, Direction, FrameSource, Prompt
 
 if TYPE_CHECKING:
     from model.classic.engine import ClassicEngine
@@ -53,6 +53,7 @@ class _Track:
     soft: np.ndarray
     fg_model: np.ndarray
     bg_model: np.ndarray
+    colour_ref: float = 1.0  # the object's mean colour posterior on its keyframe (see _colour_match)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class ClassicVideoSession:
         self.image_size: tuple[int, int] = tuple(frames[0].shape[:2])  # type: ignore[assignment]
         self.size = grid_size(self.image_size, self.settings.long_side)
         self._keyframes: dict[int, dict[int, np.ndarray]] = {}  # obj_id -> frame -> HxW mask
+        self.scores: dict[int, float] = {}  # confidence per object on the frame yielded last
         self._flow = cv2.DISOpticalFlow_create(self.settings.flow_preset)
         if self.settings.flow_finest_scale is not None:
             self._flow.setFinestScale(self.settings.flow_finest_scale)
@@ -137,11 +139,14 @@ class ClassicVideoSession:
                 if cancel is not None and cancel.is_set():
                     return
                 current = self._prepare(image)
-                masks = {}
+                masks, scores = {}, {}
                 for obj_id, keyframes in self._keyframes.items():
-                    masks[obj_id] = self._step(obj_id, index, keyframes, tracks, previous, current)
+                    step = self._step(obj_id, index, keyframes, tracks, previous, current)
+                    if step is not None:
+                        masks[obj_id], scores[obj_id] = step
                 previous = current
-                yield index, {k: v for k, v in masks.items() if v is not None}
+                self.scores = scores
+                yield index, masks
         finally:
             frames.close()
 
@@ -159,22 +164,29 @@ class ClassicVideoSession:
         tracks: dict[int, _Track],
         previous: _Frame | None,
         current: _Frame,
-    ) -> np.ndarray | None:
-        """One object's mask on frame `index`: its keyframe there, else its warped + refined track."""
+    ) -> tuple[np.ndarray, float] | None:
+        """One object's mask on frame `index` and the confidence in it: its keyframe there (1), else its
+        warped + refined track."""
         if index in keyframes:
             tracks[obj_id] = self._start_track(keyframes[index], current)
-            return keyframes[index]
+            return keyframes[index], 1.0
         track = tracks.get(obj_id)
         if track is None or previous is None:
             return None
-        warped, certainty = self._follow(track.soft, previous, current)
+        warped, reliable = self._follow(track.soft, previous, current)
+        certainty = np.where(reliable, 1.0, self.settings.uncertain_weight).astype(np.float32)
+        if not self.settings.soft_uncertain:
+            certainty[:] = 1.0
         cells = self._refine(warped, certainty, track, current)
+        score = _confidence(cells, warped > 0.5, reliable) * _colour_match(cells, track, current)
         self._update_models(track, cells, current)
         track.soft = cells.astype(np.float32)
         if self.settings.blur:
             track.soft = cv2.GaussianBlur(track.soft, (3, 3), 0)
         height, width = self.image_size
-        return cv2.resize(track.soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+        if score < PRESENT:  # judged absent: an empty mask; the track goes on from its soft state
+            return np.zeros((height, width), bool), score
+        return cv2.resize(track.soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5, score
 
     def _update_models(self, track: _Track, cells: np.ndarray, frame: _Frame) -> None:
         """Let the colour models follow the object (foreground) and its surroundings (background)."""
@@ -203,16 +215,18 @@ class ClassicVideoSession:
         soft = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
         cells = soft > 0.5
         fg_model = colour_model(frame.bins, cells.astype(np.float32))
-        return _Track(soft, fg_model, colour_model(frame.bins, (~cells).astype(np.float32)))
+        track = _Track(soft, fg_model, colour_model(frame.bins, (~cells).astype(np.float32)))
+        track.colour_ref = max(_posterior(cells, track, frame), 1e-3)
+        return track
 
     def _follow(self, soft: np.ndarray, previous: _Frame, current: _Frame) -> tuple[np.ndarray, np.ndarray]:
         """The soft mask moved into the current frame by optical flow computed around the object only,
-        and how far to trust it per cell (1, or `uncertain_weight` where the flow is inconsistent)."""
+        and where that flow is reliable (forward and backward agree; everywhere when not checked)."""
         warped = np.zeros_like(soft)
-        certainty = np.ones_like(soft)
+        reliable = np.ones(soft.shape, bool)
         box = _around(soft > 0.1, self.settings.margin, self.settings.flow_pad)
         if box is None:
-            return warped, certainty
+            return warped, reliable
         crop = (slice(box[0], box[1]), slice(box[2], box[3]))
         now, before = np.ascontiguousarray(current.gray[crop]), np.ascontiguousarray(previous.gray[crop])
         flow = self._calc(now, before)
@@ -220,14 +234,13 @@ class ClassicVideoSession:
         if self.settings.check_flow:
             forward = self._calc(before, now)
             unreliable = self._inconsistent(flow, forward)
-            if self.settings.soft_uncertain:
-                certainty[crop][unreliable] = self.settings.uncertain_weight
-                if self.settings.uncertain_value is not None:
-                    moved[unreliable] = self.settings.uncertain_value
-            else:
+            reliable[crop] = ~unreliable
+            if not self.settings.soft_uncertain:
                 moved[unreliable] = np.minimum(moved[unreliable], self.settings.occluded_prior)
+            elif self.settings.uncertain_value is not None:
+                moved[unreliable] = self.settings.uncertain_value
         warped[crop] = moved
-        return warped, certainty
+        return warped, reliable
 
     def _calc(self, first: np.ndarray, second: np.ndarray, least: int = 32) -> np.ndarray:
         """DIS flow from `first` to `second`; tiny images are padded to the size DIS needs."""
@@ -275,6 +288,31 @@ class ClassicVideoSession:
         out = np.zeros(warped.shape, bool)
         out[y0:y1, x0:x1] = cells
         return out
+
+
+def _posterior(cells: np.ndarray, track: _Track, frame: _Frame) -> float:
+    """The mean colour posterior P(object | colour) over `cells` under the track's models (0 when none)."""
+    if not cells.any():
+        return 0.0
+    bins = frame.bins[cells]
+    pf, pb = track.fg_model[bins] + 1e-6, track.bg_model[bins] + 1e-6
+    return float(np.mean(pf / (pf + pb)))
+
+
+def _colour_match(cells: np.ndarray, track: _Track, frame: _Frame) -> float:
+    """How much `cells` look like the object did on its keyframe: their mean colour posterior as a
+    share of the keyframe's, capped at 1 (colours the models never saw sit at 0.5 and lower it)."""
+    return min(1.0, _posterior(cells, track, frame) / track.colour_ref)
+
+
+def _confidence(cells: np.ndarray, moved: np.ndarray, reliable: np.ndarray) -> float:
+    """How sure the tracker is of `cells`: their overlap (IoU) with where the motion took the object,
+    weighted by how much of that motion was reliable; 0 when nothing is left."""
+    union = cells | moved
+    if not cells.any() or not union.any():
+        return 0.0
+    agreement = float((cells & moved).sum()) / float(union.sum())
+    return agreement * (0.5 + 0.5 * float(reliable[union].mean()))
 
 
 def _around(present: np.ndarray, margin: float, pad: int, least: int = 32) -> tuple[int, int, int, int] | None:

@@ -13,6 +13,7 @@ it from its previous logits; a mask prompt is taken as the object's mask on that
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,8 @@ class SamVideoSession:
         self.model = engine.video_model()
         self.image_size: tuple[int, int] = tuple(check_image(frames[0]).shape[:2])  # type: ignore[assignment]
         self._prefetched: dict[int, np.ndarray] = {}
+        self.scores: dict[int, float] = {}  # confidence per object on the frame yielded last
+        self._logits: dict[int, float] = {}  # object score logit per object index, last inference
         module = __import__(type(self.model).__module__, fromlist=["_"])
         base = getattr(module, str(engine.family.video_session))
         self.state = streaming_session_class(base)(
@@ -220,6 +223,9 @@ class SamVideoSession:
                     self._prefetched = {index: image}
                     objects = sorted(self._active)
                     masks = self.engine.run(lambda: self._infer(index, objects, reverse, prompted=set()))  # noqa: B023
+                    self.scores = {
+                        self.state.obj_idx_to_id(i): _sigmoid(self._logits[i]) for i in objects if i in self._logits
+                    }
                     for obj_idx in objects:
                         self.state.frames_tracked_per_obj[obj_idx][index] = {"reverse": reverse}
                     self._forget_far(index)
@@ -243,6 +249,7 @@ class SamVideoSession:
             outputs = state.output_dict_per_obj[obj_idx]
             if obj_idx not in prompted and frame in outputs["cond_frame_outputs"]:
                 results[obj_idx] = outputs["cond_frame_outputs"][frame]["pred_masks"]
+                self._logits[obj_idx] = float("inf")  # the user's own prompt: sure
                 continue
             points = state.point_inputs_per_obj[obj_idx].get(frame) if obj_idx in prompted else None
             mask = state.mask_inputs_per_obj[obj_idx].get(frame) if obj_idx in prompted else None
@@ -270,6 +277,7 @@ class SamVideoSession:
                 outputs["non_cond_frame_outputs"].pop(frame, None)
             state.store_output(obj_idx, frame, output_value=current, is_conditioning_frame=conditioning)
             encode[points is not None].append((obj_idx, high_res, current["object_score_logits"]))
+            self._logits[obj_idx] = float(current["object_score_logits"].float().reshape(-1)[0])
             results[obj_idx] = current["pred_masks"]
         for from_points, group in encode.items():
             if group:
@@ -301,3 +309,10 @@ class SamVideoSession:
         self._active.clear()
         self.state.reset_inference_session()
         self._prefetched = {}
+
+
+def _sigmoid(logit: float) -> float:
+    """The probability of a logit, safe at +-inf."""
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-min(logit, 700.0)))
+    return math.exp(max(logit, -700.0)) / (1.0 + math.exp(max(logit, -700.0)))

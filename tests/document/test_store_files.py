@@ -137,9 +137,10 @@ def test_projects_are_marked_as_ours(tmp_path: Path) -> None:
 
 
 def _as_schema_1(path: Path) -> None:
-    """Make a project file as schema 1 wrote it: items without frame names."""
+    """Make a project file as schema 1 wrote it: items without frame names, masks without scores."""
     conn = sqlite3.connect(str(path))
     conn.execute("ALTER TABLE items DROP COLUMN frame_names")
+    conn.execute("ALTER TABLE masks DROP COLUMN score")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -160,6 +161,39 @@ def test_a_schema_1_project_gains_frame_names_and_keeps_its_items(tmp_path: Path
     try:
         assert reopened.items[1].frame_names == ("img_0001.jpg", "img_0002.jpg")
         assert len(reopened.objects(1)) == 30
+    finally:
+        reopened.close()
+
+
+def test_a_schema_2_project_gains_mask_scores_and_keeps_its_masks(tmp_path: Path) -> None:
+    from annotator.document import AddObject, Mask, SetMask
+
+    path = tmp_path / "two.annot"
+    project = Project.create(path)
+    video = project.execute(AddItem("clip", "video", 48, 32, 3, 10.0))
+    obj = project.execute(AddObject(video.id, None, "o"))
+    square = np.zeros((32, 48), bool)
+    square[5:15, 5:15] = True
+    project.execute(SetMask(obj.id, 0, Mask.from_array(square)))
+    project.close()
+    conn = sqlite3.connect(str(path))
+    conn.execute("ALTER TABLE masks DROP COLUMN score")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    project = Project.open(path)
+    try:
+        assert project.mask_record(obj.id, 0).score is None  # type: ignore[union-attr]
+        project.execute(SetMask(obj.id, 1, Mask.from_array(square), "propagated", score=0.42))
+        project.execute(SetMask(obj.id, 2, Mask.empty(32, 48), "propagated", score=0.1))
+    finally:
+        project.close()
+    assert (tmp_path / "two.annot.v2.bak").is_file()
+    reopened = Project.open(path)
+    try:
+        assert reopened.mask(obj.id, 0) == Mask.from_array(square)
+        assert reopened.mask_record(obj.id, 1).score == pytest.approx(0.42)  # type: ignore[union-attr]
+        assert reopened.frame_states(obj.id) == {0: "user", 1: "low", 2: "absent"}
     finally:
         reopened.close()
 

@@ -47,6 +47,21 @@ def test_the_experimental_tracker_settings_follow_a_moving_object(settings: Trac
     assert all(iou(result[7], masks[index]) > 0.8 for index, result in seen)
 
 
+def test_the_tracker_reports_its_confidence_and_doubts_a_lost_object() -> None:
+    frames, masks = clip(8)
+    blank = [np.full_like(frames[0], 128) for _ in range(4)]  # the object is gone: nothing to follow
+    session = ClassicEngine().open_video(ListFrames(frames + blank))
+    session.add_prompt(0, 7, Prompt(mask=masks[0]))
+    scores = {}
+    for index, result in session.propagate(0, "forward"):
+        assert set(session.scores) == set(result) == {7}
+        scores[index] = session.scores[7]
+    assert scores[0] == 1.0  # the keyframe
+    assert all(0.0 <= score <= 1.0 for score in scores.values())
+    assert np.median([scores[i] for i in range(1, 8)]) > 0.8  # a clean track
+    assert max(scores[i] for i in range(8, 12)) < 0.7  # the mask left behind does not look like the object
+
+
 def test_both_directions_yield_every_frame_once_and_clicks_prompt() -> None:
     frames, masks = clip(8)
     session = ClassicEngine().open_video(ListFrames(frames))

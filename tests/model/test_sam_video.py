@@ -75,6 +75,21 @@ def test_forward_backward_both_with_objects_added_on_any_frame(engine) -> None: 
     session.close()
 
 
+def test_every_yielded_frame_carries_each_objects_confidence(engine) -> None:  # type: ignore[no-untyped-def]
+    session = engine.open_video(CountingFrames(6))
+    session.add_prompt(1, 1, Prompt(mask=square(10, 10)))
+    session.add_prompt(1, 2, Prompt.from_clicks([(60, 40, True)]))
+    seen = []
+    for frame, masks in session.propagate(1, "forward"):
+        assert set(session.scores) == set(masks) == {1, 2}
+        assert all(0.0 <= score <= 1.0 for score in session.scores.values())
+        seen.append((frame, dict(session.scores)))
+    assert seen[0] == (1, {1: 1.0, 2: 1.0})  # the prompted frame: the user's own masks
+    # Tracked frames carry the model's object score (a random tiny model: anything but certainty).
+    assert all(0.0 < score < 1.0 for _, scores in seen[1:] for score in scores.values())
+    session.close()
+
+
 def test_a_correction_on_a_tracked_frame_becomes_a_keyframe(engine) -> None:  # type: ignore[no-untyped-def]
     session = engine.open_video(CountingFrames(6))
     session.add_prompt(0, 5, Prompt(mask=square(10, 10)))

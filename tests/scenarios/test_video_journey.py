@@ -111,3 +111,64 @@ def test_copy_a_mask_to_the_next_frames(launch, tmp_path: Path, monkeypatch) -> 
     [obj] = project.objects(project.items[0].id)
     assert sorted(f for f, s in project.frame_sources(obj.id).items() if s == "user") == [0, 1, 2, 3, 4]
     assert "4 frames" in user.status()
+
+
+class _DoubtfulSession:
+    """The classic session, but the object is judged absent on frame 8 and doubtful on frame 4."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.scores = inner, {}
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+    def propagate(self, start, direction="forward", cancel=None):  # type: ignore[no-untyped-def]
+        for frame, masks in self.inner.propagate(start, direction, cancel):
+            self.scores = {key: 0.3 if frame == 4 else 0.05 if frame == 8 else 0.95 for key in masks}
+            if frame == 8:
+                masks = {key: mask & False for key, mask in masks.items()}
+            yield frame, masks
+
+
+def test_the_timeline_marks_doubtful_and_absent_frames_apart_from_good_ones(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from model import registry
+
+    def factory(name: str, **options):  # type: ignore[no-untyped-def]
+        engine = registry.create(name, **options)
+        opened = engine.open_video
+        engine.open_video = lambda frames: _DoubtfulSession(opened(frames))
+        return engine
+
+    clip = tmp_path / "walk.mp4"
+    write_moving_video(clip, frames=12)
+    user = launch(clip, factory=factory)
+    user.wait_ready()
+    window = user.window
+    user.click(*disc_centre(0))
+    user.wait(lambda: window.layers.rowCount() == 1)
+    user.press("Propagate forward", window.timeline)
+    user.wait(lambda: not window.propagation.running, timeout=30000)
+    [obj] = window.project.objects(window.project.items[0].id)
+    states = window.project.frame_states(obj.id)
+    assert states[0] == "user" and states[4] == "low" and states[8] == "absent" and states[5] == "propagated"
+    # What the person sees: the timeline paints those frames in their own colours.
+    view = window.timeline.track_view
+    image = view.grab().toImage()
+    row_y = 18 + 2 + 4  # the first track's row, inside its bar
+
+    def colour(frame: int) -> tuple[int, int, int]:
+        pixel = image.pixelColor(int((frame + 0.5) * view.width() / view.frame_count), row_y)
+        return pixel.red(), pixel.green(), pixel.blue()
+
+    def underline(frame: int) -> tuple[int, int, int]:
+        pixel = image.pixelColor(int((frame + 0.5) * view.width() / view.frame_count), 18 + 2 + 12 - 6)
+        return pixel.red(), pixel.green(), pixel.blue()
+
+    assert colour(8) == (200, 60, 60)  # absent
+    assert underline(4) == (255, 170, 0) and underline(5) != (255, 170, 0)  # doubtful, and a good frame
+    assert colour(5) != colour(8)
+    assert "absent" in view.toolTip() and "not sure" in view.toolTip()
+    # Stored with the masks: reopening shows the same.
+    reopened = Project.open(window.project.path)
+    assert reopened.frame_states(obj.id) == states
+    reopened.close()
