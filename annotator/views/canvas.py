@@ -73,6 +73,7 @@ class CanvasView(QGraphicsView):
         self.image_item.setTransformationMode(Qt.TransformationMode.FastTransformation)
         self.scene().addItem(self.image_item)
         self.overlays: dict[int, QGraphicsPixmapItem] = {}
+        self._shown: dict[int, tuple] = {}  # object id -> (mask, colour, opacity, selected) on screen
         self.preview_item = self._add_pixmap_layer(z=50)
         self.stroke_item = self._add_pixmap_layer(z=60)
         self.markers: list[QGraphicsItem] = []
@@ -166,10 +167,16 @@ class CanvasView(QGraphicsView):
             if item is not None:
                 self.scene().removeItem(item)
                 del self.overlays[object_id]
+                self._shown.pop(object_id, None)
             return
         if item is None:
             item = self._add_pixmap_layer(z=20)
             self.overlays[object_id] = item
+        style = (mask, color, self.opacity, selected)
+        shown = self._shown.get(object_id)
+        if shown is not None and shown[0] is mask and shown[1:] == style[1:]:
+            return  # this very mask is on screen already (painted before it was saved)
+        self._shown[object_id] = style
         item.setPixmap(QPixmap.fromImage(mask_image(mask.crop, color, self.opacity, selected)))
         item.setPos(mask.bbox[0], mask.bbox[1])
         item.setZValue(30 if selected else 20)
@@ -179,6 +186,7 @@ class CanvasView(QGraphicsView):
         for item in self.overlays.values():
             self.scene().removeItem(item)
         self.overlays.clear()
+        self._shown.clear()
 
     def set_preview(self, mask: np.ndarray | None, color: Color = (255, 255, 0)) -> None:
         """Show a not-yet-accepted HxW bool mask (hover, drag) or clear it with None."""

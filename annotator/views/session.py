@@ -421,9 +421,33 @@ class AnnotationSession(QObject):
                     self._draw(obj.id)
                     self.selection_changed.emit(obj.id)
             else:
-                self.project.execute(SetMask(draft.object_id, draft.frame, Mask.from_array(mask), "user", prompts))
+                result = Mask.from_array(mask)
+                self._show_first(draft, result)
+                self.project.execute(SetMask(draft.object_id, draft.frame, result, "user", prompts))
         except AnnotatorError as error:
             self.failed.emit(str(error))
+            if draft.object_id is not None and self.item is not None and draft.frame == self.frame:
+                self._redraw_saved(draft.object_id)
+
+    def _redraw_saved(self, object_id: int) -> None:
+        """Show the saved mask of an object whose new mask was painted first and then refused."""
+        try:
+            self._draw(object_id)
+        except AnnotatorError:  # the object itself is gone
+            self.canvas.set_overlay(object_id, None, (0, 0, 0), False, False)
+
+    def _show_first(self, draft: Draft, mask: Mask) -> None:
+        """Paint a refined mask before saving it: the person sees it without waiting for the undo patch
+        and the store's write (milliseconds for a large, ragged mask); the save follows at once, and
+        its redraw of the same mask is skipped by the canvas."""
+        assert self.project is not None and draft.object_id is not None
+        if self.item is None or draft.item_id != self.item.id or draft.frame != self.frame:
+            return
+        obj = self.project.object(draft.object_id)
+        if obj.locked or not obj.visible:
+            return
+        self.canvas.set_overlay(obj.id, mask, obj.color, obj.id == self.selected, obj.visible)
+        self.canvas.viewport().repaint()
 
     def cycle_candidate(self) -> None:
         """Replace the selected object's mask with the model's next candidate (ambiguous clicks)."""

@@ -35,3 +35,25 @@ def test_a_thin_mask_is_all_fill_and_an_empty_crop_is_no_image(qapp) -> None:  #
     thin = np.ones((3, 40), bool)
     assert (indices(mask_image(thin, (0, 0, 255), 0.5)) == 1).all()
     assert mask_image(np.zeros((0, 5), bool), (0, 0, 255), 0.5).isNull()
+
+
+def test_the_canvas_does_not_rebuild_the_overlay_of_the_mask_already_on_screen(qapp) -> None:  # type: ignore[no-untyped-def]
+    from annotator.document import Mask
+    from annotator.views.canvas import CanvasView
+
+    canvas = CanvasView()
+    full = np.zeros((40, 60), bool)
+    full[5:20, 10:30] = True
+    mask = Mask.from_array(full)
+    canvas.set_overlay(1, mask, (200, 10, 10), False, True)
+    first = canvas.overlays[1].pixmap().cacheKey()
+    canvas.set_overlay(1, mask, (200, 10, 10), False, True)  # the save's redraw of a mask painted first
+    assert canvas.overlays[1].pixmap().cacheKey() == first
+    canvas.set_overlay(1, mask, (200, 10, 10), True, True)  # selected now: drawn again
+    assert canvas.overlays[1].pixmap().cacheKey() != first
+    canvas.set_overlay(1, Mask.from_array(full), (200, 10, 10), True, True)  # an equal but new mask: drawn
+    canvas.set_overlay(1, None, (200, 10, 10), True, True)
+    assert 1 not in canvas.overlays
+    canvas.set_overlay(1, mask, (200, 10, 10), False, True)  # removed, then shown again: drawn
+    assert 1 in canvas.overlays and canvas.overlays[1].pixmap().cacheKey() != first
+    canvas.deleteLater()
