@@ -39,11 +39,14 @@ class TrackSettings:
     blur: bool = True  # smooth the mask carried to the next frame
     check_flow: bool = True  # distrust the warp where forward and backward flow disagree
     occluded_prior: float = 0.0  # the warped value given to such cells (when not `soft_uncertain`)
-    soft_uncertain: bool = False  # keep the warped value there (or uncertain_value), with the prior's weight lowered
+    soft_uncertain: bool = True  # keep the warped value there (or uncertain_value), with the prior's weight lowered
     uncertain_weight: float = 0.3  # the prior's weight where the flow is uncertain
-    uncertain_value: float | None = 0.3  # the prior's value there (None: the warped value)
+    uncertain_value: float | None = 0.09  # the prior's value there (None: the warped value)
     seed_level: float = 0.9  # components of the cut kept: those holding a prior cell above this
     bg_rate: float = 0.0  # how fast the background model follows the object's surroundings
+    growth_posterior: float = (
+        0.75  # cells the cut adds beyond the warped mask are kept only above this colour posterior
+    )
 
 
 @dataclass
@@ -178,6 +181,14 @@ class ClassicVideoSession:
         if not self.settings.soft_uncertain:
             certainty[:] = 1.0
         cells = self._refine(warped, certainty, track, current)
+        if self.settings.growth_posterior > 0:
+            grown = cells & ~(warped > 0.5)
+            if grown.any():
+                bins = current.bins[grown]
+                pf, pb = track.fg_model[bins] + 1e-6, track.bg_model[bins] + 1e-6
+                keep = (pf / (pf + pb)) >= self.settings.growth_posterior
+                cells = cells.copy()
+                cells[np.nonzero(grown)[0][~keep], np.nonzero(grown)[1][~keep]] = False
         score = _confidence(cells, warped > 0.5, reliable) * _colour_match(cells, track, current)
         self._update_models(track, cells, current)
         track.soft = cells.astype(np.float32)
