@@ -80,6 +80,16 @@ class User:
         color = self.screenshot().pixelColor(point)
         return color.red(), color.green(), color.blue()
 
+    def object_rows(self) -> list[str]:
+        """The texts of the Objects list as the person reads them."""
+        model = self.window.layer_view.model()
+        return [model.index(row, 0).data() for row in range(model.rowCount())]
+
+    def label_rows(self) -> list[str]:
+        """The texts of the Labels list."""
+        widget = self.window.labels_panel.list
+        return [widget.item(row).text() for row in range(widget.count())]
+
     def status(self) -> str:
         """The status bar's message."""
         return self.window.statusBar().currentMessage()

@@ -204,34 +204,28 @@ class Project:
             self._frames[object_id] = set(self.store.mask_frames(object_id)) if self.store else set()
         return self._frames[object_id]
 
-    def frame_sources(self, object_id: int) -> dict[int, str]:
-        """Source ('user', 'propagated', 'imported') of each frame with a mask, without decoding masks."""
+    def _mask_facts(self, object_id: int) -> dict[int, tuple[str, bool, float | None]]:
+        """(source, empty, score) of each frame with a mask: the store's rows, overridden by memory."""
+        facts = {}
         if self.store is not None:
-            sources = self.store.mask_sources(object_id)
-        else:
-            sources = {}
+            for frame, (source, area, score) in self.store.mask_states(object_id).items():
+                facts[frame] = (source, area == 0, score)
         for (obj, frame), entry in self._masks.items():
             if obj == object_id:
                 if entry is None:
-                    sources.pop(frame, None)
+                    facts.pop(frame, None)
                 else:
-                    sources[frame] = entry[1].source
-        return sources
+                    facts[frame] = (entry[1].source, entry[0].is_empty, entry[1].score)
+        return facts
+
+    def frame_sources(self, object_id: int) -> dict[int, str]:
+        """Source ('user', 'propagated', 'imported') of each frame with a mask, without decoding masks."""
+        return {frame: source for frame, (source, _, _) in self._mask_facts(object_id).items()}
 
     def frame_states(self, object_id: int) -> dict[int, FrameState]:
         """What each frame with a mask is, for the timeline: 'user', 'imported', 'propagated', or a
         propagated frame that is 'low' (confidence below LOW_CONFIDENCE) or 'absent' (empty mask)."""
-        states = {}
-        if self.store is not None:
-            for frame, (source, area, score) in self.store.mask_states(object_id).items():
-                states[frame] = frame_state(source, area == 0, score)
-        for (obj, frame), entry in self._masks.items():
-            if obj == object_id:
-                if entry is None:
-                    states.pop(frame, None)
-                else:
-                    states[frame] = frame_state(entry[1].source, entry[0].is_empty, entry[1].score)
-        return states
+        return {frame: frame_state(*facts) for frame, facts in self._mask_facts(object_id).items()}
 
     def mask(self, object_id: int, frame: int = 0) -> Mask | None:
         """The object's mask on a frame, or None when it has none."""

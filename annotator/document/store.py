@@ -285,11 +285,6 @@ class ProjectStore:
         rows = self._conn.execute("SELECT frame FROM masks WHERE object_id = ? ORDER BY frame", (object_id,))
         return [int(r[0]) for r in rows]
 
-    def mask_sources(self, object_id: int) -> dict[int, str]:
-        """Frame -> source of an object's stored masks (no pixels decoded)."""
-        rows = self._conn.execute("SELECT frame, source FROM masks WHERE object_id = ?", (object_id,))
-        return {int(frame): str(source) for frame, source in rows}
-
     def mask_states(self, object_id: int) -> dict[int, tuple[str, int, float | None]]:
         """Frame -> (source, area, score) of an object's stored masks (no pixels decoded)."""
         rows = self._conn.execute("SELECT frame, source, area, score FROM masks WHERE object_id = ?", (object_id,))

@@ -177,19 +177,16 @@ class ClassicVideoSession:
         if track is None or previous is None:
             return None
         warped, reliable = self._follow(track.soft, previous, current)
-        certainty = np.where(reliable, 1.0, self.settings.uncertain_weight).astype(np.float32)
-        if not self.settings.soft_uncertain:
-            certainty[:] = 1.0
+        if self.settings.soft_uncertain:
+            certainty = np.where(reliable, 1.0, self.settings.uncertain_weight).astype(np.float32)
+        else:
+            certainty = np.ones(reliable.shape, np.float32)
         cells = self._refine(warped, certainty, track, current)
+        moved = warped > 0.5
         if self.settings.growth_posterior > 0:
-            grown = cells & ~(warped > 0.5)
-            if grown.any():
-                bins = current.bins[grown]
-                pf, pb = track.fg_model[bins] + 1e-6, track.bg_model[bins] + 1e-6
-                keep = (pf / (pf + pb)) >= self.settings.growth_posterior
-                cells = cells.copy()
-                cells[np.nonzero(grown)[0][~keep], np.nonzero(grown)[1][~keep]] = False
-        score = _confidence(cells, warped > 0.5, reliable) * _colour_match(cells, track, current)
+            grown = cells & ~moved  # what the cut added beyond the warped mask: kept where it looks like the object
+            cells[grown] = _posteriors(grown, track, current) >= self.settings.growth_posterior
+        score = _confidence(cells, moved, reliable) * _colour_match(cells, track, current)
         self._update_models(track, cells, current)
         track.soft = cells.astype(np.float32)
         if self.settings.blur:
@@ -301,13 +298,16 @@ class ClassicVideoSession:
         return out
 
 
-def _posterior(cells: np.ndarray, track: _Track, frame: _Frame) -> float:
-    """The mean colour posterior P(object | colour) over `cells` under the track's models (0 when none)."""
-    if not cells.any():
-        return 0.0
+def _posteriors(cells: np.ndarray, track: _Track, frame: _Frame) -> np.ndarray:
+    """The colour posterior P(object | colour) of each of `cells` under the track's models."""
     bins = frame.bins[cells]
     pf, pb = track.fg_model[bins] + 1e-6, track.bg_model[bins] + 1e-6
-    return float(np.mean(pf / (pf + pb)))
+    return pf / (pf + pb)
+
+
+def _posterior(cells: np.ndarray, track: _Track, frame: _Frame) -> float:
+    """The mean colour posterior over `cells` (0 when none)."""
+    return float(np.mean(_posteriors(cells, track, frame))) if cells.any() else 0.0
 
 
 def _colour_match(cells: np.ndarray, track: _Track, frame: _Frame) -> float:

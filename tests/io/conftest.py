@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,17 @@ from annotator.io.dataset import Dataset, ItemData, LabelData, ObjectData
 from annotator.io.project_io import dataset_from_project, import_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def consumer_python(package: str, variable: str, venv: str) -> str | None:
+    """An interpreter that imports `package`: $`variable`, else the repo's `venv` (which `make test`
+    builds for the tools that read our exports), or None when neither has it."""
+    for candidate in (os.environ.get(variable), str(REPO_ROOT / venv / "bin" / "python")):
+        if candidate and Path(candidate).is_file():
+            check = subprocess.run([candidate, "-c", f"import {package}"], capture_output=True, check=False)
+            if check.returncode == 0:
+                return candidate
+    return None
 
 
 def ring_mask(height: int, width: int) -> np.ndarray:

@@ -7,7 +7,6 @@ ANNOTATOR_DATUMARO_PYTHON); without it these tests are skipped, never failed.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections import Counter
@@ -21,20 +20,14 @@ from annotator.io.coco import read_coco
 from annotator.io.project_io import dataset_from_project, write_project
 
 from .coco_files import val2017, write_coco2017
-from .conftest import REPO_ROOT
+from .conftest import consumer_python
 
 SCRIPT = Path(__file__).with_name("datumaro_reference.py")
 
 
 def _datumaro_python() -> str | None:
-    """An interpreter with the datumaro package (ANNOTATOR_DATUMARO_PYTHON or .venv-datumaro), or None."""
-    candidates = [os.environ.get("ANNOTATOR_DATUMARO_PYTHON"), str(REPO_ROOT / ".venv-datumaro" / "bin" / "python")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            check = subprocess.run([candidate, "-c", "import datumaro"], capture_output=True, check=False)
-            if check.returncode == 0:
-                return candidate
-    return None
+    """An interpreter with datumaro ($ANNOTATOR_DATUMARO_PYTHON or .venv-datumaro), or None."""
+    return consumer_python("datumaro", "ANNOTATOR_DATUMARO_PYTHON", ".venv-datumaro")
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,12 @@ from annotator.errors import FormatError
 from annotator.io.labelme import LabelmeOptions, read_labelme, write_labelme
 from annotator.io.project_io import dataset_from_project, import_dataset
 
-from .conftest import REPO_ROOT, assert_same_masks, exported, reimport
+from .conftest import assert_same_masks, consumer_python, exported, reimport
 
 
 def _labelme_python() -> str | None:
-    """An interpreter with the labelme package (ANNOTATOR_LABELME_PYTHON or .venv-labelme), or None."""
-    candidates = [os.environ.get("ANNOTATOR_LABELME_PYTHON"), str(REPO_ROOT / ".venv-labelme" / "bin" / "python")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            check = subprocess.run([candidate, "-c", "import labelme"], capture_output=True, check=False)
-            if check.returncode == 0:
-                return candidate
-    return None
+    """An interpreter with labelme ($ANNOTATOR_LABELME_PYTHON or .venv-labelme), or None."""
+    return consumer_python("labelme", "ANNOTATOR_LABELME_PYTHON", ".venv-labelme")
 
 
 def _images_only(project: Project) -> Project:

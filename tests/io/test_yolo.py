@@ -30,7 +30,7 @@ from annotator.io.formats import detect_format, import_annotations, read_dataset
 from annotator.io.polygons import split_cuts
 from annotator.io.yolo import read_yolo, write_yolo
 
-from .conftest import REPO_ROOT, disc, ring_mask, write_image
+from .conftest import consumer_python, disc, ring_mask, write_image
 
 W, H = 64, 32
 Box = tuple[int, int, int, int]
@@ -281,14 +281,8 @@ def test_export_into_the_dataset_folder_itself_keeps_its_images(media: Path, tmp
 
 
 def _ultralytics_python() -> str | None:
-    """An interpreter with ultralytics (ANNOTATOR_ULTRALYTICS_PYTHON or .venv-ultra), or None."""
-    candidates = [os.environ.get("ANNOTATOR_ULTRALYTICS_PYTHON"), str(REPO_ROOT / ".venv-ultra" / "bin" / "python")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            check = subprocess.run([candidate, "-c", "import ultralytics"], capture_output=True, check=False)
-            if check.returncode == 0:
-                return candidate
-    return None
+    """An interpreter with ultralytics ($ANNOTATOR_ULTRALYTICS_PYTHON or .venv-ultra), or None."""
+    return consumer_python("ultralytics", "ANNOTATOR_ULTRALYTICS_PYTHON", ".venv-ultra")
 
 
 def test_ultralytics_loads_our_export(media: Path, tmp_path: Path) -> None:

@@ -8,24 +8,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
-from scenario_driver import User, shape_centre, type_and_accept, write_images
+from scenario_driver import shape_centre, type_and_accept, write_images
 
 from annotator.document import Project
 from annotator.io.media import read_image
 
 pytestmark = pytest.mark.gui
-
-
-def layer_rows(user: User) -> list[str]:
-    """The texts of the Objects list as the person reads them."""
-    model = user.window.layer_view.model()
-    return [model.index(row, 0).data() for row in range(model.rowCount())]
-
-
-def label_rows(user: User) -> list[str]:
-    """The texts of the Labels list."""
-    widget = user.window.labels_panel.list
-    return [widget.item(row).text() for row in range(widget.count())]
 
 
 def saved(path: Path) -> Project:
@@ -41,12 +29,12 @@ def test_labels_made_with_the_add_button_and_given_with_the_number_keys(launch, 
     for name in ("cat", "dog"):
         user.answer_next_dialog(type_and_accept(name))
         user.press("Add", user.window.labels_panel)
-    user.wait(lambda: len(label_rows(user)) == 2)
-    assert [row.split()[-1] for row in label_rows(user)] == ["cat", "dog"]
+    user.wait(lambda: len(user.label_rows()) == 2)
+    assert [row.split()[-1] for row in user.label_rows()] == ["cat", "dog"]
     user.click(*shape_centre(0))
-    user.wait(lambda: len(layer_rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     user.key(Qt.Key.Key_2, widget=user.canvas_view)
-    user.wait(lambda: "[dog]" in layer_rows(user)[0])
+    user.wait(lambda: "[dog]" in user.object_rows()[0])
     project = saved(folder / "annotations.annot")
     [item] = [i for i in project.items if i.path.endswith("photo_01.png")]
     [obj] = project.objects(item.id)
@@ -62,7 +50,7 @@ def test_a_click_after_loading_another_engine_in_the_model_panel_makes_a_mask(la
     user.press("Load", user.window.model_panel)
     user.wait(lambda: "ready" in user.window.model_panel.state.text())
     user.click(*shape_centre(1))
-    user.wait(lambda: len(layer_rows(user)) == 1, timeout=15000)
+    user.wait(lambda: len(user.object_rows()) == 1, timeout=15000)
     assert "not embedded" not in user.status()
 
 
@@ -78,7 +66,7 @@ def test_space_with_a_panel_button_focused_pans_and_presses_nothing(launch, tmp_
     user.key(Qt.Key.Key_Space, widget=load)
     assert presses == []
     user.click(*shape_centre(0))
-    user.wait(lambda: len(layer_rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
 
 
 def test_a_click_after_a_brush_stroke_keeps_the_painted_pixels(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +76,7 @@ def test_a_click_after_a_brush_stroke_keeps_the_painted_pixels(launch, tmp_path:
     user.wait_ready()
     x, y = shape_centre(0)
     user.click(x, y)
-    user.wait(lambda: len(layer_rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     project = user.window.project
     [obj] = project.objects(project.items[0].id)
     # Paint a blob well outside the shape with the brush.
@@ -118,7 +106,7 @@ def test_the_label_new_objects_get_is_always_on_screen(launch, tmp_path: Path) -
     for name in ("cat", "dog"):
         user.answer_next_dialog(type_and_accept(name))
         user.press("Add", user.window.labels_panel)
-    user.wait(lambda: len(label_rows(user)) == 2)
+    user.wait(lambda: len(user.label_rows()) == 2)
     user.key(Qt.Key.Key_1, widget=user.canvas_view)  # nothing selected: sets the label for new objects
     assert "new objects will be labelled cat" in user.status(), user.status()
     assert shown.text() == "new objects: cat"
@@ -126,8 +114,8 @@ def test_the_label_new_objects_get_is_always_on_screen(launch, tmp_path: Path) -
     user.wait_ready()
     assert shown.text() == "new objects: cat"  # still said on the next image
     user.click(*shape_centre(1))
-    user.wait(lambda: len(layer_rows(user)) == 1)
-    assert "[cat]" in layer_rows(user)[0]
+    user.wait(lambda: len(user.object_rows()) == 1)
+    assert "[cat]" in user.object_rows()[0]
 
 
 def test_a_click_in_the_next_folder_opened_segments_that_folders_image(launch, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -137,13 +125,13 @@ def test_a_click_in_the_next_folder_opened_segments_that_folders_image(launch, t
     user = launch(first)
     user.wait_ready()
     user.click(*shape_centre(0))
-    user.wait(lambda: len(layer_rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(second))
     user.choose_menu("File", "Open Folder")
     user.wait_ready()
     x, y = shape_centre(0, (240, 320))
     user.click(x, y)
-    user.wait(lambda: len(layer_rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     project = user.window.project
     [obj] = project.objects(project.items[0].id)
     mask = project.mask(obj.id)

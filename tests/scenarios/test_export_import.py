@@ -60,18 +60,6 @@ ROUND_TRIPS = {
 
 
 # -- what the person sees -------------------------------------------------------------------------
-def layer_rows(user: User) -> list[str]:
-    """The texts of the Objects list."""
-    model = user.window.layer_view.model()
-    return [model.index(row, 0).data() for row in range(model.rowCount())]
-
-
-def label_rows(user: User) -> list[str]:
-    """The texts of the Labels list."""
-    widget = user.window.labels_panel.list
-    return [widget.item(row).text() for row in range(widget.count())]
-
-
 def image_rows(user: User) -> list[str]:
     """The names in the Images list, as shown (without the done mark)."""
     navigator = user.window.navigator
@@ -203,19 +191,19 @@ def load_label_set(user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     labels.write_text("cat\ndog\n", encoding="utf-8")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(labels), ""))
     user.choose_menu("File", "Load Label Set")
-    user.wait(lambda: len(label_rows(user)) == 2)
+    user.wait(lambda: len(user.label_rows()) == 2)
 
 
 def make_object(user: User, shape: int, key: Qt.Key | None, count: int) -> None:
     """Start a new object, click a shape, and give it the label of number `key` (None: no label)."""
-    labelled = sum("[" in row for row in layer_rows(user))
+    labelled = sum("[" in row for row in user.object_rows())
     user.key(Qt.Key.Key_N, widget=user.canvas_view)
     user.click(*shape_centre(shape))
-    user.wait(lambda: len(layer_rows(user)) == count)
+    user.wait(lambda: len(user.object_rows()) == count)
     user.wait_idle()
     if key is not None:
         user.key(key, widget=user.canvas_view)
-        user.wait(lambda: sum("[" in row for row in layer_rows(user)) == labelled + 1)
+        user.wait(lambda: sum("[" in row for row in user.object_rows()) == labelled + 1)
 
 
 def annotate(
@@ -274,13 +262,13 @@ def test_every_format_round_trips_into_a_fresh_folder_of_the_same_images(
         other.wait_ready()
         other.answer_next_dialog(import_answer(out))
         other.choose_menu("File", "Import Annotations")
-        other.wait(lambda other=other: layer_rows(other) or warnings)
+        other.wait(lambda other=other: other.object_rows() or warnings)
         problems = list(warnings)
         warnings.clear()
         if image_rows(other) != [image.name for image in images]:
             problems.append(f"the Images list shows {image_rows(other)}")
-        if len(layer_rows(other)) != len(expected[images[0].name]) and promise.instances:
-            problems.append(f"the Objects list of the first image shows {layer_rows(other)}")
+        if len(other.object_rows()) != len(expected[images[0].name]) and promise.instances:
+            problems.append(f"the Objects list of the first image shows {other.object_rows()}")
         paths = item_paths(folder_b / "annotations.annot")
         if sorted(paths) != [image.name for image in images]:
             problems.append(f"the project file holds the items {paths}")
@@ -314,12 +302,12 @@ def test_an_image_missing_from_the_fresh_folder_is_skipped_and_named(
     assert "photo_02.png" in refusal[0][0] and "strict" in refusal[0][0]
     project_file = folder_b / "annotations.annot"  # written at the first edit: a refused import is none
     assert not project_file.exists() or objects_on_disk(project_file) == {"photo_01.png": []}
-    assert layer_rows(other) == []
+    assert other.object_rows() == []
     # Not strict: the image that is there gets its objects; the person reads which one was skipped.
     other.answer_next_dialog(import_answer(out))
     other.choose_menu("File", "Import Annotations")
     other.wait(lambda: import_messages(other))
-    assert len(layer_rows(other)) == 2
+    assert len(other.object_rows()) == 2
     [message] = import_messages(other)
     assert "photo_02.png" in message and "skipped" in message
     # The status bar says what came in, and still does once the image on screen is ready again.
@@ -394,7 +382,7 @@ def test_the_dialogs_remember_the_last_format_destination_options_and_folder(
     # The import dialog opens where the last import came from.
     other.answer_next_dialog(import_answer(out))
     other.choose_menu("File", "Import Annotations")
-    other.wait(lambda: layer_rows(other) == [])
+    other.wait(lambda: other.object_rows() == [])
     folders: list[str] = []
 
     def look_at_import(dialog: QWidget) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
-from scenario_driver import User, choose, overlay_colour_at, shape_centre, write_images
+from scenario_driver import choose, overlay_colour_at, shape_centre, write_images
 
 from annotator.document import Project
 from annotator.io.media import read_image
@@ -19,11 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))
 from fakes import DiscEngine, disc_factory
 
 pytestmark = pytest.mark.gui
-
-
-def rows(user: User) -> list[str]:
-    model = user.window.layer_view.model()
-    return [model.index(row, 0).data() for row in range(model.rowCount())]
 
 
 class SlowEngine(DiscEngine):
@@ -45,7 +40,7 @@ def test_opening_a_folder_writes_nothing_until_the_first_edit(launch, tmp_path: 
     user.wait_ready()
     assert not (folder / "annotations.annot").exists()
     user.click(*shape_centre(2))
-    user.wait(lambda: len(rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     project = Project.open(folder / "annotations.annot")
     assert [len(project.objects(item.id)) for item in project.items] == [0, 1]
     project.close()
@@ -77,7 +72,7 @@ def test_a_corrupt_image_gives_a_message_that_stays_until_the_user_moves_on(laun
     user.wait_ready()
     assert user.banner() == ""
     user.click(*shape_centre(0))
-    user.wait(lambda: len(rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
 
 
 def test_a_failed_prefetch_of_another_image_is_not_shown_over_this_one(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +97,7 @@ def test_a_slow_click_shows_the_busy_indicator_until_its_mask_is_there(launch, t
     busy = user.window.canvas.busy_label
     user.wait(busy.isVisible, timeout=2000)
     assert user.canvas_view.cursor().shape() == Qt.CursorShape.BusyCursor
-    user.wait(lambda: len(rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     user.wait(lambda: not busy.isVisible())
 
 
@@ -127,7 +122,7 @@ def test_a_right_click_with_no_object_selected_makes_no_object(launch, tmp_path:
     user.wait_ready()
     user.click(*shape_centre(0), Qt.MouseButton.RightButton)
     user.qtbot.wait(300)
-    assert rows(user) == []
+    assert user.object_rows() == []
     assert "negative point needs an object" in user.status()
 
 
@@ -138,7 +133,7 @@ def test_ctrl_click_selects_the_object_under_the_pointer(launch, tmp_path: Path)
     user.wait_ready()
     for index in (0, 1):
         user.click(*shape_centre(index))
-        user.wait(lambda n=index: len(rows(user)) == n + 1)
+        user.wait(lambda n=index: len(user.object_rows()) == n + 1)
         user.key(Qt.Key.Key_N, widget=user.canvas_view)
     user.click(*shape_centre(0), modifiers=Qt.KeyboardModifier.ControlModifier)
     current = user.window.layer_view.currentIndex()
@@ -147,7 +142,7 @@ def test_ctrl_click_selects_the_object_under_the_pointer(launch, tmp_path: Path)
     x, y = shape_centre(0)
     user.click(x + 30, y)
     user.wait_idle()
-    assert len(rows(user)) == 2
+    assert len(user.object_rows()) == 2
     user.click(5, 5, modifiers=Qt.KeyboardModifier.ControlModifier)  # background: nothing selected
     assert not user.window.layer_view.selectionModel().hasSelection()
 
@@ -175,7 +170,7 @@ def test_the_wheel_zooms_at_the_cursor_and_space_drag_pans(launch, tmp_path: Pat
     after = canvas.mapToScene(where)
     assert presses == []
     assert after.x() < before.x() - 5 and after.y() < before.y() - 5  # the image moved with the hand
-    assert rows(user) == []
+    assert user.object_rows() == []
 
 
 def test_fill_holes_remove_specks_and_merge_say_what_they_did(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -185,7 +180,7 @@ def test_fill_holes_remove_specks_and_merge_say_what_they_did(launch, tmp_path: 
     user.wait_ready()
     x, y = shape_centre(0)
     user.click(x, y)
-    user.wait(lambda: len(rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     user.key(Qt.Key.Key_E, widget=user.canvas_view)  # eraser: a hole in the middle
     user.drag([(x, y), (x + 2, y)])
     user.key(Qt.Key.Key_F, widget=user.canvas_view)
@@ -216,7 +211,7 @@ def test_the_model_panel_says_what_is_missing_and_classic_keeps_working(launch, 
     assert panel.state.heightForWidth(panel.state.width()) <= panel.state.height() + 2  # not clipped
     assert "classic" in user.window.engine_status.text() and "not loaded" not in user.window.engine_status.text()
     user.click(*shape_centre(0))  # the classic engine still answers
-    user.wait(lambda: len(rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     # Download asks first, with the size and the licence; No downloads nothing.
     seen = user.answer_next_dialog(lambda dialog: dialog.button(QMessageBox.StandardButton.No).click())
     user.press("Download weights", panel)
@@ -241,19 +236,19 @@ def test_copy_objects_from_the_previous_image_adds_once_in_one_undo_step(launch,
     user.wait_ready()
     for index in (0, 3):
         user.click(*shape_centre(index))
-        user.wait(lambda n=index: len(rows(user)) == (1 if n == 0 else 2))
+        user.wait(lambda n=index: len(user.object_rows()) == (1 if n == 0 else 2))
         user.key(Qt.Key.Key_N, widget=user.canvas_view)
     user.key(Qt.Key.Key_Right, widget=user.canvas_view)
     user.wait_ready()
     user.click(*shape_centre(1))  # this image has an object of its own already
-    user.wait(lambda: len(rows(user)) == 1)
+    user.wait(lambda: len(user.object_rows()) == 1)
     shortcut = (Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     user.key(*shortcut, widget=user.canvas_view)
-    assert len(rows(user)) == 3 and "copied 2 objects" in user.status()
+    assert len(user.object_rows()) == 3 and "copied 2 objects" in user.status()
     user.key(*shortcut, widget=user.canvas_view)
-    assert len(rows(user)) == 3 and "nothing new" in user.status()
+    assert len(user.object_rows()) == 3 and "nothing new" in user.status()
     shown = read_image(folder / "photo_02.png")
     assert overlay_colour_at(user, *shape_centre(3), shown)  # the copied object is drawn
     user.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier, widget=user.canvas_view)
-    assert len(rows(user)) == 1
+    assert len(user.object_rows()) == 1
     assert not overlay_colour_at(user, *shape_centre(3), shown)
