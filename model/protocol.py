@@ -165,6 +165,90 @@ class Engine(Protocol):
         ...
 
 
+@dataclass(frozen=True, eq=False)
+class Concept:
+    """What to find on an image: a noun phrase and/or exemplar boxes.
+
+    text: a short noun phrase ("yellow school bus") or None; boxes: Nx4 float32 xyxy image pixels
+    on instances that are (label 1) or are not (label 0) what is sought; box_labels: N int32.
+    """
+
+    text: str | None = None
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    box_labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+
+    def __post_init__(self) -> None:
+        boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        box_labels = np.asarray(self.box_labels, dtype=np.int32).reshape(-1)
+        if len(boxes) != len(box_labels):
+            raise ValueError(f"concept has {len(boxes)} boxes but {len(box_labels)} box labels")
+        text = self.text.strip() if isinstance(self.text, str) else None
+        if not text and not len(boxes):
+            raise ValueError("a concept needs a phrase or at least one exemplar box")
+        object.__setattr__(self, "text", text or None)
+        object.__setattr__(self, "boxes", _readonly(boxes))
+        object.__setattr__(self, "box_labels", _readonly(box_labels))
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """One model-made instance: HxW bool mask, 4 float32 xyxy box, score in [0, 1]."""
+
+    mask: np.ndarray
+    box: np.ndarray
+    score: float
+
+
+@dataclass(frozen=True)
+class EverythingSettings:
+    """How densely `everything` samples an image and what it keeps.
+
+    points_per_side: the point grid is this many points on each side (SAM's default 32);
+    min_score: lowest predicted quality kept; min_stability: lowest stability score kept;
+    nms_iou: boxes overlapping more than this are suppressed; min_area: regions and holes smaller
+    than this many pixels are removed.
+    """
+
+    points_per_side: int = 32
+    min_score: float = 0.88
+    min_stability: float = 0.95
+    nms_iou: float = 0.7
+    min_area: int = 100
+
+
+Progress = Any
+"""A callable (done: int, total: int) -> None, called as a long step advances."""
+
+
+@runtime_checkable
+class ConceptFinder(Protocol):
+    """An engine that finds every instance of a concept on an embedded image (SAM 3)."""
+
+    def find(self, embedding: Embedding, concept: Concept) -> list[Instance]:
+        """Every instance matching `concept`, best score first."""
+        ...
+
+
+@runtime_checkable
+class ProposalMaker(Protocol):
+    """An engine that proposes every object region of an embedded image ("segment everything")."""
+
+    def everything(
+        self,
+        embedding: Embedding,
+        settings: EverythingSettings = EverythingSettings(),
+        cancel: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> list[Instance]:
+        """Object proposals, best score first; raises Cancelled soon after `cancel` is set."""
+        ...
+
+
+def supports(engine: object, step: Literal["find", "everything"]) -> bool:
+    """Whether a loaded engine offers an optional protocol step (the GUI offers only those)."""
+    return callable(getattr(engine, step, None))
+
+
 def check_image(image: np.ndarray) -> np.ndarray:
     """Return `image` as HxWx3 uint8 RGB; grayscale, RGBA and 16-bit inputs are converted.
 
