@@ -186,8 +186,8 @@ class AcceptProposals:
 
     Which: `ids`, or (without ids) every proposal waiting on `item_id` (on `frame`, when given) that
     scores at least `min_score`. Each object gets `label_id` when given, else the proposal's label,
-    else the label named like its phrase (made when there is none); an 'everything' proposal has no
-    label. Nothing that exists is changed: each accepted proposal becomes a new object, last in the list.
+    else the label named like its phrase (made when there is none); an 'everything' proposal gets
+    `fallback_label_id` (the label new objects get; None: no label). Nothing that exists is changed: each accepted proposal becomes a new object, last in the list.
     """
 
     ids: tuple[int, ...] = ()
@@ -195,6 +195,7 @@ class AcceptProposals:
     frame: int | None = None
     min_score: float = 0.0
     label_id: Any = UNSET
+    fallback_label_id: int | None = None
 
     @property
     def description(self) -> str:
@@ -207,7 +208,7 @@ class AcceptProposals:
         if proposal.label_id is not None:
             return proposal.label_id
         if not proposal.phrase:
-            return None
+            return self.fallback_label_id
         label = project.label_by_name(proposal.phrase)
         if label is None:
             label = AddLabel(proposal.phrase).run(project, apply)
@@ -215,8 +216,9 @@ class AcceptProposals:
 
     def run(self, project: Project, apply: Apply) -> list[Object]:
         """Plan and apply."""
-        if self.label_id is not UNSET and self.label_id is not None:
-            project.label(self.label_id)
+        for given in (self.label_id, self.fallback_label_id):
+            if given is not UNSET and given is not None:
+                project.label(given)
         chosen = _chosen(project, self.ids, self.item_id, self.frame, self.min_score)
         objects = []
         for proposal in chosen:

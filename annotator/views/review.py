@@ -365,7 +365,8 @@ class ReviewController(QObject):
         if not ids:
             self.message.emit("pick a proposal in the list first")
             return
-        objects = self._execute(AcceptProposals(tuple(ids)))
+        label_id = self.window.session.label_id  # what new objects get: also what 'everything' ones get
+        objects = self._execute(AcceptProposals(tuple(ids), fallback_label_id=label_id))
         if objects:
             self.message.emit(f"accepted {len(objects)} proposal{'s' if len(objects) != 1 else ''} as objects")
 
@@ -400,7 +401,7 @@ class ReviewController(QObject):
         if self.project is None or session.item is None or not self.project.proposals(session.item.id):
             self.message.emit("no proposals wait on this item")
             return
-        objects = self._execute(AcceptProposals(item_id=session.item.id))
+        objects = self._execute(AcceptProposals(item_id=session.item.id, fallback_label_id=session.label_id))
         if objects:
             self.message.emit(f"accepted all {len(objects)} proposals of this item as objects")
 

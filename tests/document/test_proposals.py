@@ -82,10 +82,11 @@ def test_accepting_makes_objects_with_the_phrases_label_in_one_step(project: Pro
 
 def test_accept_all_above_a_threshold_uses_an_existing_label(project: Project) -> None:
     cat = project.execute(AddLabel("cat"))
+    other = project.execute(AddLabel("other"))
     _, made = project.execute(AddProposals(1, _found("cat"), "find", "sam3"))
-    objects = project.execute(AcceptProposals(item_id=1, min_score=0.7))
+    objects = project.execute(AcceptProposals(item_id=1, min_score=0.7, fallback_label_id=other.id))
     assert [project.mask(o.id) for o in objects] == [made[0].mask, made[1].mask]
-    assert {o.label_id for o in objects} == {cat.id} and len(project.labels) == 1
+    assert {o.label_id for o in objects} == {cat.id} and len(project.labels) == 2  # the phrase's label wins
     assert [p.id for p in project.proposals(1)] == [made[2].id]
     assert project.history.undo_description == "Accept proposals"
 
@@ -95,7 +96,8 @@ def test_everything_proposals_become_unlabelled_objects_or_take_a_chosen_label(p
     _, made = project.execute(AddProposals(1, _found(), "everything", "classic"))
     plain = project.execute(AcceptProposals((made[0].id,)))
     chosen = project.execute(AcceptProposals((made[1].id,), label_id=tree.id))
-    assert plain[0].label_id is None and chosen[0].label_id == tree.id
+    fallback = project.execute(AcceptProposals((made[2].id,), fallback_label_id=tree.id))
+    assert plain[0].label_id is None and chosen[0].label_id == tree.id and fallback[0].label_id == tree.id
 
 
 def test_reject_one_then_the_rest_and_undo_restores_them(project: Project) -> None:
