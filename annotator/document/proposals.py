@@ -187,7 +187,8 @@ class AcceptProposals:
     Which: `ids`, or (without ids) every proposal waiting on `item_id` (on `frame`, when given) that
     scores at least `min_score`. Each object gets `label_id` when given, else the proposal's label,
     else the label named like its phrase (made when there is none); an 'everything' proposal gets
-    `fallback_label_id` (the label new objects get; None: no label). Nothing that exists is changed: each accepted proposal becomes a new object, last in the list.
+    `fallback_label_id` (the label new objects get; None: no label). Nothing that exists is changed:
+    each accepted proposal becomes a new object, last in the list.
     """
 
     ids: tuple[int, ...] = ()
