@@ -150,6 +150,17 @@ class EngineBridge(QObject):
                 if request.id == request_id:
                     request.cancelled = True
 
+    def embedding_for(self, key: Any, image: np.ndarray | Callable[[], np.ndarray]) -> Embedding:
+        """The embedding under `key`, made from `image` when missing; call it only on the engine
+        thread, from inside a job (a Find or Everything run on the image on screen)."""
+        with self._cond:
+            cached = self._embeddings.get(key)
+        if cached is None:
+            self._embed_now(0, key, image)
+            with self._cond:
+                cached = self._embeddings[key]
+        return cached
+
     def has_embedding(self, key: Any) -> bool:
         """True when `key` has been embedded (a cheap, thread-safe look)."""
         with self._cond:

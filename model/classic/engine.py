@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -12,9 +13,22 @@ from model.classic.features import Grid, build_grid, grid_from_arrays, grid_to_a
 from model.classic.geodesic import GeodesicGraph
 from model.classic.interactive import CutSettings, GridPrompt, geodesic_ratio, refine_in_band, segment_with
 from model.errors import EngineError
-from model.protocol import Embedding, FrameSource, Prediction, Prompt, VideoSession, check_image
+from model.protocol import (
+    Embedding,
+    EverythingSettings,
+    FrameSource,
+    Instance,
+    Prediction,
+    Progress,
+    Prompt,
+    VideoSession,
+    check_image,
+)
 
 log = logging.getLogger(__name__)
+
+# What `everything` uses when given no settings.
+DEFAULT_EVERYTHING = EverythingSettings()
 
 # Logits are (soft mask - 0.5) * LOGIT_SCALE on the grid, so 0 is the decision boundary.
 LOGIT_SCALE = 20.0
@@ -117,6 +131,25 @@ class ClassicEngine:
         ratio = cv2.resize(coarse_ratio, (width, height), interpolation=cv2.INTER_LINEAR)
         cells = refine_in_band(grid, grid_prompt, settings, ratio, strength, mask, models, self.config.band_radius)
         return to_prediction(grid, [cells], np.array([edge_score(grid, cells)], np.float32))
+
+    def everything(
+        self,
+        embedding: Embedding,
+        settings: EverythingSettings = DEFAULT_EVERYTHING,
+        cancel: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> list[Instance]:
+        """Object-region proposals without weights (superpixels merged into a region hierarchy), best first.
+
+        `points_per_side` sets the superpixel lattice, `nms_iou` and `min_area` apply as for SAM;
+        `min_score` and `min_stability` (SAM's predicted quality) do not apply: scores here are a
+        boundary-contrast ranking in [0, 1].
+        """
+        from model.classic.everything import propose
+
+        if embedding.model_id != self.model_id:
+            raise EngineError(f"embedding of model '{embedding.model_id}' given to '{self.model_id}'")
+        return propose(grid_from_arrays(embedding.data), settings, cancel, progress)
 
     def open_video(self, frames: FrameSource) -> VideoSession:
         """A flow-warping tracking session over `frames`."""
