@@ -51,6 +51,7 @@ from annotator.views.layer_list import LayerListModel, ObjectIdRole
 from annotator.views.model_panel import ModelPanel
 from annotator.views.object_edits import ObjectEdits
 from annotator.views.propagation import PropagationController
+from annotator.views.reconstruction import ReconstructionController
 from annotator.views.session import AnnotationSession
 from annotator.views.timeline import Timeline
 from annotator.workspace import display_name, open_path
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self.edits = ObjectEdits(self)
         self._build_docks()
+        self.reconstruction = ReconstructionController(self)
         self._build_actions()
         self._build_status()
         self._connect()
@@ -582,6 +584,7 @@ class MainWindow(QMainWindow):
         set_setting("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
         set_setting("window_state", bytes(self.saveState().toBase64().data()).decode())
         self.propagation.cancel()
+        self.reconstruction.cancel()
         self.bridge.stop()
         self.session._close_frames()
         if self.project is not None and self.project.in_group:
