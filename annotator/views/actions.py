@@ -41,6 +41,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "session.fill_holes"),
     ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "session.remove_islands"),
+    ActionSpec("make_3d", "Make &3D Asset", "Ctrl+3", "fa5s.cube", "Edit", "reconstruction.make_3d"),
     ActionSpec("move_up", "Move Object &Up", "Ctrl+Up", "fa5s.arrow-up", "Edit", "edits.move_object_up"),
     ActionSpec("move_down", "Move Object Do&wn", "Ctrl+Down", "fa5s.arrow-down", "Edit", "edits.move_object_down"),
     ActionSpec("toggle_lock", "&Lock/Unlock Object", "L", "fa5s.lock", "Edit", "edits.toggle_lock"),

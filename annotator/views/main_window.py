@@ -52,6 +52,7 @@ from annotator.views.layer_list import LayerListModel, ObjectIdRole
 from annotator.views.model_panel import ModelPanel
 from annotator.views.object_edits import ObjectEdits
 from annotator.views.propagation import PropagationController
+from annotator.views.reconstruction import ReconstructionController
 from annotator.views.review import ReviewController
 from annotator.views.session import AnnotationSession
 from annotator.views.timeline import Timeline
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self)
         self.find_panel = FindPanel(self.review)
         self._build_docks()
+        self.reconstruction = ReconstructionController(self)
         self._build_actions()
         self._build_status()
         self._connect()
@@ -625,6 +627,7 @@ class MainWindow(QMainWindow):
         set_setting("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
         set_setting("window_state", bytes(self.saveState().toBase64().data()).decode())
         self.propagation.cancel()
+        self.reconstruction.cancel()
         self.bridge.stop()
         self.session._close_frames()
         if self.project is not None and self.project.in_group:
