@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class PointTrackSettings:
     """Knobs of the classic point tracker."""
 
-    window: int = 15  # LK window side in pixels
+    window: int = 9  # LK window side in pixels (the support cross widens what it sees)
     levels: int = 3  # LK pyramid levels above the full frame
     fb_sigma: float = 1.5  # confidence = exp(-(round-trip miss / fb_sigma)^2 / 2)
     lost_fb: float = 3.0  # beyond this round-trip miss (pixels) LK is replaced by the fallback
@@ -39,7 +39,7 @@ class PointTrackSettings:
     dense_fallback: bool = True  # use DIS flow for points LK loses (else the neighbours' motion only)
     fallback_confidence: float = 0.6  # the most confidence a point moved by the fallback gets
     neighbours: int = 6  # reliable neighbours whose median motion moves a point nothing else can
-    support: float = 4.0  # when > 0: each point also tracks 4 support points this many pixels away, and moves
+    support: float = 8.0  # when > 0: each point also tracks 4 support points this many pixels away, and moves
     # by the median motion of those that track well (a robust local estimate)
     snap: bool = True  # with a mask source, a point outside the mask moves to the nearest mask pixel
     snap_slack: float = 2.0  # ... when it is more than this many pixels outside
@@ -167,8 +167,9 @@ class ClassicPointSession:
         if lost.any():
             self._fallback(start, end, confidence, lost, before, after, np.repeat(np.arange(len(sizes)), sizes))
         height, width = after.shape
-        end[:, 0] = np.clip(end[:, 0], 0, width - 1)
-        end[:, 1] = np.clip(end[:, 1], 0, height - 1)
+        # A point that leaves the frame keeps moving (with its neighbours) but is not seen there.
+        off = (end[:, 0] < 0) | (end[:, 1] < 0) | (end[:, 0] > width - 1) | (end[:, 1] > height - 1)
+        confidence[off] = 0.0
         offset = 0
         for track, size in zip(tracks, sizes, strict=True):
             track.xy = end[offset : offset + size].astype(np.float32)
@@ -199,27 +200,35 @@ class ClassicPointSession:
     ) -> None:
         """Move the points LK lost by the dense flow (when consistent) or by their reliable neighbours."""
         s = self.settings
+        height, width = before.shape
+        on_frame = (start[:, 0] >= 0) & (start[:, 1] >= 0) & (start[:, 0] <= width - 1) & (start[:, 1] <= height - 1)
         rest = lost.copy()
-        if s.dense_fallback:
+        if s.dense_fallback and (rest & on_frame).any():
             forward, backward = self._dense(before, after)
             full = before.shape[:2]
             there = _sample(forward, start, full)
             landed = start + there
             round_trip = np.linalg.norm(there + _sample(backward, landed, full), axis=1)
-            usable = rest & (round_trip <= s.lost_fb)
+            usable = rest & on_frame & (round_trip <= s.lost_fb)
             end[usable] = landed[usable]
             conf = np.exp(-0.5 * (round_trip / s.fb_sigma) ** 2) * s.fallback_confidence
             confidence[usable] = conf[usable]
             rest &= ~usable
-        reliable = ~lost
-        for index in np.flatnonzero(rest):
-            mates = np.flatnonzero(reliable & (owner == owner[index]))
-            if len(mates) == 0:
+        if not rest.any():
+            return
+        reliable = np.flatnonzero(~lost)
+        targets = np.flatnonzero(rest)
+        distance = np.linalg.norm(start[targets, None, :] - start[None, reliable, :], axis=2)
+        distance[owner[targets][:, None] != owner[reliable][None, :]] = np.inf  # only the same object's points
+        shift = end[reliable] - start[reliable]
+        for row, index in enumerate(targets):
+            near = np.argsort(distance[row])[: s.neighbours]
+            near = near[np.isfinite(distance[row, near])]
+            if len(near) == 0:
                 end[index] = start[index]  # nothing to go by: stay, with no confidence
                 confidence[index] = 0.0
                 continue
-            near = mates[np.argsort(np.linalg.norm(start[mates] - start[index], axis=1))[: s.neighbours]]
-            end[index] = start[index] + np.median(end[near] - start[near], axis=0)
+            end[index] = start[index] + np.median(shift[near], axis=0)
             confidence[index] = min(float(confidence[index]), OCCLUDED_BELOW * 0.5)
 
     def _dense(self, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
