@@ -34,8 +34,8 @@ LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
 class BoxTrackSettings:
     """Knobs of the LK box tracker."""
 
-    grid: int = 10  # grid points per side inside the box
-    corners: int = 50  # extra good features to track inside the box
+    grid: int = 8  # grid points per side inside the box
+    corners: int = 30  # extra good features to track inside the box
     window: int = 15  # LK window side in pixels
     levels: int = 3  # LK pyramid levels above the full frame
     fb_slack: float = 2.0  # a point is kept while its round trip misses by at most median + this (pixels)
@@ -338,17 +338,15 @@ class ClassicBoxSession:
         return float(np.clip((float((now * box.template).sum()) + 1) / 2, 0.0, 1.0))
 
 
-def _scale(start: np.ndarray, end: np.ndarray, pairs: int = 400) -> float:
-    """The median ratio of pairwise distances after and before (1 when too few points)."""
+def _scale(start: np.ndarray, end: np.ndarray, most: int = 48) -> float:
+    """The median ratio of pairwise distances after and before, over every pair of up to `most` points."""
     count = len(start)
     if count < 3:
         return 1.0
-    rng = np.random.default_rng(count)
-    a = rng.integers(0, count, pairs)
-    b = rng.integers(0, count, pairs)
-    keep = a != b
-    before = np.linalg.norm(start[a[keep]] - start[b[keep]], axis=1)
-    after = np.linalg.norm(end[a[keep]] - end[b[keep]], axis=1)
+    pick = np.linspace(0, count - 1, min(count, most)).astype(np.int64)
+    first, second = np.triu_indices(len(pick), k=1)
+    before = np.linalg.norm(start[pick[first]] - start[pick[second]], axis=1)
+    after = np.linalg.norm(end[pick[first]] - end[pick[second]], axis=1)
     valid = before > 2.0
     if valid.sum() < 3:
         return 1.0

@@ -35,12 +35,14 @@ class PointTrackSettings:
     levels: int = 3  # LK pyramid levels above the full frame
     fb_sigma: float = 1.5  # confidence = exp(-(round-trip miss / fb_sigma)^2 / 2)
     lost_fb: float = 3.0  # beyond this round-trip miss (pixels) LK is replaced by the fallback
-    dense_scale: float = 0.5  # the dense fallback's flow is computed at this fraction of the frame size
+    dense_scale: float = 0.25  # the dense fallback's flow is computed at this fraction of the frame size
     dense_fallback: bool = True  # use DIS flow for points LK loses (else the neighbours' motion only)
+    dense_margin: int = 64  # the flow is computed on the lost points' box grown by this many pixels
     fallback_confidence: float = 0.6  # the most confidence a point moved by the fallback gets
     neighbours: int = 6  # reliable neighbours whose median motion moves a point nothing else can
     support: float = 8.0  # when > 0: each point also tracks 4 support points this many pixels away, and moves
     # by the median motion of those that track well (a robust local estimate)
+    support_above: float = 0.0  # ... only the points whose own round trip misses by more than this (pixels)
     snap: bool = True  # with a mask source, a point outside the mask moves to the nearest mask pixel
     snap_slack: float = 2.0  # ... when it is more than this many pixels outside
 
@@ -148,20 +150,22 @@ class ClassicPointSession:
         s = self.settings
         sizes = [len(t.xy) for t in tracks]
         start = np.concatenate([t.xy for t in tracks]).reshape(-1, 2)
-        if s.support > 0:
+        end, miss = self._lk(before, after, start)
+        end = end.copy()
+        unsure = miss > s.support_above
+        if s.support > 0 and unsure.any():
+            # Points whose own round trip is not clean move by the best three of a cross around them instead.
             offsets = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], np.float32) * s.support
-            lattice = (start[:, None, :] + offsets[None]).reshape(-1, 2)
-            moved, miss = self._lk(before, after, lattice)
-            shift = (moved - lattice).reshape(len(start), len(offsets), 2)
-            misses = miss.reshape(len(start), len(offsets))
-            order = np.argsort(misses, axis=1)[:, :3]  # the three that tracked best
-            rows = np.arange(len(start))[:, None]
-            end = start + np.median(shift[rows, order], axis=1)
-            miss = np.median(misses[rows, order], axis=1)
-            end = np.where(np.isfinite(end), end, start)
-        else:
-            end, miss = self._lk(before, after, start)
-            end = end.copy()
+            centres = start[unsure]
+            lattice = (centres[:, None, :] + offsets[None]).reshape(-1, 2)
+            moved, cross_miss = self._lk(before, after, lattice)
+            shift = (moved - lattice).reshape(len(centres), len(offsets), 2)
+            misses = cross_miss.reshape(len(centres), len(offsets))
+            order = np.argsort(misses, axis=1)[:, :3]
+            rows = np.arange(len(centres))[:, None]
+            cross_end = centres + np.median(shift[rows, order], axis=1)
+            end[unsure] = np.where(np.isfinite(cross_end), cross_end, centres)
+            miss[unsure] = np.median(misses[rows, order], axis=1)
         confidence = np.exp(-0.5 * (miss / s.fb_sigma) ** 2).astype(np.float32)
         lost = miss > s.lost_fb
         if lost.any():
@@ -204,11 +208,17 @@ class ClassicPointSession:
         on_frame = (start[:, 0] >= 0) & (start[:, 1] >= 0) & (start[:, 0] <= width - 1) & (start[:, 1] <= height - 1)
         rest = lost.copy()
         if s.dense_fallback and (rest & on_frame).any():
-            forward, backward = self._dense(before, after)
-            full = before.shape[:2]
-            there = _sample(forward, start, full)
+            # The flow is computed only around the lost points (they are usually few), with room for their motion.
+            wanted = start[rest & on_frame]
+            c0, r0 = (max(0, int(v) - s.dense_margin) for v in wanted.min(axis=0))
+            c1, r1 = (int(v) + s.dense_margin for v in wanted.max(axis=0))
+            c1, r1 = min(width, max(c1, c0 + 32)), min(height, max(r1, r0 + 32))
+            origin = np.array([c0, r0], np.float32)
+            forward, backward = self._dense(before[r0:r1, c0:c1], after[r0:r1, c0:c1])
+            crop = (r1 - r0, c1 - c0)
+            there = _sample(forward, start - origin, crop)
             landed = start + there
-            round_trip = np.linalg.norm(there + _sample(backward, landed, full), axis=1)
+            round_trip = np.linalg.norm(there + _sample(backward, landed - origin, crop), axis=1)
             usable = rest & on_frame & (round_trip <= s.lost_fb)
             end[usable] = landed[usable]
             conf = np.exp(-0.5 * (round_trip / s.fb_sigma) ** 2) * s.fallback_confidence
