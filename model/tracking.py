@@ -17,7 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from model.protocol import Direction
+from model.protocol import Direction, FrameSource
 
 TrackKind = Literal["box", "points"]
 
@@ -183,3 +183,36 @@ def box_of_mask(mask: np.ndarray) -> np.ndarray | None:
         return None
     cols = np.flatnonzero(mask.any(axis=0))
     return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float32)
+
+
+def open_track_session(
+    kind: str,
+    frames: FrameSource,
+    engine: object | None = None,
+    mask_source: MaskSource | None = None,
+) -> TrackSession:
+    """A track session for `kind` ('box' or 'points') over `frames`.
+
+    Boxes: with a non-classic engine that opens video sessions (SAM 2.1, SAM 3 tracker), the box of
+    its mask track; otherwise the classic LK box tracker (no weights). Points: the classic point
+    tracker, gated by `mask_source` (the object's mask track) when given.
+    """
+    from model.errors import EngineError
+
+    if kind == "box":
+        if (
+            engine is not None
+            and getattr(engine, "name", "") != "classic"
+            and callable(getattr(engine, "open_video", None))
+        ):
+            from model.tracking_mask import MaskBoxSession
+
+            return MaskBoxSession(engine.open_video(frames))  # type: ignore[attr-defined]
+        from model.classic.box_track import ClassicBoxSession
+
+        return ClassicBoxSession(frames)
+    if kind == "points":
+        from model.classic.point_track import ClassicPointSession
+
+        return ClassicPointSession(frames, mask_source=mask_source)
+    raise EngineError(f"unknown track kind '{kind}' (expected 'box' or 'points')")

@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tracks.add_argument(
         "--mask-gate", action="store_true", help="gate point visibility by the engine's mask track (slower)"
     )
+    tracks.add_argument("--snap", action="store_true", help="with --mask-gate: points off the mask move onto it")
     tracks.set_defaults(func=run_tracks)
 
 
@@ -95,9 +96,10 @@ def run_tracks(args: argparse.Namespace) -> int:
 
     items = list_videos(args.data)
     engine = create_engine(args)
-    boxes, points, kind = engine_factories(engine, args.box_tracker)
+    boxes, points, kind = engine_factories(engine, args.box_tracker, args.snap)
     masks = engine_mask_track(engine) if args.mask_gate else None
-    label = f"{engine.model_id} (boxes: {kind}, points: classic{' + mask gate' if masks else ''})"
+    gate = (" + mask gate" + (" and snap" if args.snap else "")) if masks else ""
+    label = f"{engine.model_id} (boxes: {kind}, points: classic{gate})"
     report = evaluate_tracks(label, boxes, points, items, badja_items(args.data), masks)
     print(markdown_table(report))
     _write_json(args.json, report.to_dict())

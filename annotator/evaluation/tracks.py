@@ -271,11 +271,14 @@ def markdown_table(report: TrackReport) -> str:
     return "\n".join(lines)
 
 
-def engine_factories(engine: object, box_tracker: str = "auto") -> tuple[BoxTrackerFactory, PointTrackerFactory, str]:
+def engine_factories(
+    engine: object, box_tracker: str = "auto", snap: bool = False
+) -> tuple[BoxTrackerFactory, PointTrackerFactory, str]:
     """The box and point tracker factories for an engine: 'lk' (the classic box tracker), 'mask' (the box of
-    the engine's mask track), or 'auto' (lk for the classic engine, mask for the others); points are classic."""
+    the engine's mask track), or 'auto' (lk for the classic engine, mask for the others); points are classic
+    (with `snap`, points off the gating mask move onto it)."""
     from model.classic.box_track import ClassicBoxSession
-    from model.classic.point_track import ClassicPointSession
+    from model.classic.point_track import ClassicPointSession, PointTrackSettings
     from model.tracking_mask import MaskBoxSession
 
     name = str(getattr(engine, "name", ""))
@@ -287,7 +290,8 @@ def engine_factories(engine: object, box_tracker: str = "auto") -> tuple[BoxTrac
         boxes = lambda frames: MaskBoxSession(engine.open_video(frames))  # type: ignore[attr-defined]  # noqa: E731
     else:
         raise DataError("--box-tracker", f"unknown box tracker '{box_tracker}' (expected auto, lk or mask)")
-    points: PointTrackerFactory = lambda frames, source: ClassicPointSession(frames, mask_source=source)  # noqa: E731
+    settings = PointTrackSettings(snap=snap)
+    points: PointTrackerFactory = lambda frames, source: ClassicPointSession(frames, settings, source)  # noqa: E731
     return boxes, points, box_tracker
 
 

@@ -43,7 +43,7 @@ class PointTrackSettings:
     support: float = 8.0  # when > 0: each point also tracks 4 support points this many pixels away, and moves
     # by the median motion of those that track well (a robust local estimate)
     support_above: float = 0.0  # ... only the points whose own round trip misses by more than this (pixels)
-    snap: bool = True  # with a mask source, a point outside the mask moves to the nearest mask pixel
+    snap: bool = False  # with a mask source, a point outside the mask moves to the nearest mask pixel
     snap_slack: float = 2.0  # ... when it is more than this many pixels outside
 
 

@@ -113,7 +113,7 @@ def test_eval_tracks_cli_scores_boxes_and_badja_points(data_folder: Path, tmp_pa
     assert points["joints"] == 3 and points["scored"] == 6 and points["pck"] > 0.8
     printed = capsys.readouterr().out
     assert "success AUC" in printed and "| square |" in printed and "PCK" in printed
-    assert main(["eval", "tracks", "--data", str(data_folder), "--box-tracker", "mask", "--mask-gate"]) == 0
+    assert main(["eval", "tracks", "--data", str(data_folder), "--box-tracker", "mask", "--mask-gate", "--snap"]) == 0
     assert main(["eval", "tracks", "--data", str(tmp_path / "nowhere")]) == 2
 
 
