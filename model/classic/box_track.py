@@ -35,13 +35,15 @@ class BoxTrackSettings:
     """Knobs of the LK box tracker."""
 
     grid: int = 8  # grid points per side inside the box
-    corners: int = 30  # extra good features to track inside the box
-    window: int = 15  # LK window side in pixels
+    corners: int = 20  # extra good features to track inside the box
+    window: int = 11  # LK window side in pixels
     levels: int = 3  # LK pyramid levels above the full frame
     fb_slack: float = 2.0  # a point is kept while its round trip misses by at most median + this (pixels)
     max_scale_step: float = 0.15  # the box grows or shrinks at most this much per frame
     template: int = 24  # side of the grey templates compared for the confidence
     ring: float = 0.25  # width of the background ring around the box, relative to the box size
+    ring_points: int = 7  # points on each side of that ring
+    crop_margin: int = 64  # LK runs on the points' box grown by this many pixels (room for the motion)
     lost_below: float = 0.2  # confidence under which the object is called outside
     colour: bool = True  # seed points only where the keyframe's colour model says object (when enough do)
     colour_pull: float = 0.3  # how far the box moves towards the object-coloured blob around it, per frame
@@ -185,7 +187,7 @@ class ClassicBoxSession:
         """Points on a ring just outside the box (the surroundings), Nx1x2 float32."""
         height, width = gray.shape
         pad_x, pad_y = box.w * (0.5 + self.settings.ring / 2), box.h * (0.5 + self.settings.ring / 2)
-        t = np.linspace(-1, 1, 7)
+        t = np.linspace(-1, 1, self.settings.ring_points)
         sides = [
             np.stack([box.cx + t * pad_x, np.full_like(t, box.cy - pad_y)], 1),
             np.stack([box.cx + t * pad_x, np.full_like(t, box.cy + pad_y)], 1),
@@ -197,14 +199,26 @@ class ClassicBoxSession:
         return ring[inside].reshape(-1, 1, 2)
 
     def _track(self, before: np.ndarray, after: np.ndarray, points: np.ndarray) -> tuple:
-        """LK forward and back: (moved Nx2, forward-backward error N, ok N bool)."""
+        """LK forward and back: (moved Nx2, forward-backward error N, ok N bool).
+
+        Both frames are cropped to the points' box grown by `crop_margin` (LK builds its pyramids on
+        the crop, so a small object costs little); points are shifted in and out of the crop."""
         window = (self.settings.window, self.settings.window)
         levels = self.settings.levels
-        moved, ok, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=window, maxLevel=levels)
-        back, ok_back, _ = cv2.calcOpticalFlowPyrLK(after, before, moved, None, winSize=window, maxLevel=levels)
-        error = np.linalg.norm((back - points).reshape(-1, 2), axis=1)
+        height, width = before.shape
+        flat = points.reshape(-1, 2)
+        margin = self.settings.crop_margin
+        c0, r0 = (max(0, int(v) - margin) for v in flat.min(axis=0))
+        c1, r1 = (int(v) + margin + 1 for v in flat.max(axis=0))
+        c1, r1 = min(width, c1), min(height, r1)
+        origin = np.array([c0, r0], np.float32)
+        local = np.ascontiguousarray((flat - origin).reshape(-1, 1, 2), np.float32)
+        first, second = before[r0:r1, c0:c1], after[r0:r1, c0:c1]
+        moved, ok, _ = cv2.calcOpticalFlowPyrLK(first, second, local, None, winSize=window, maxLevel=levels)
+        back, ok_back, _ = cv2.calcOpticalFlowPyrLK(second, first, moved, None, winSize=window, maxLevel=levels)
+        error = np.linalg.norm((back - local).reshape(-1, 2), axis=1)
         good = (ok.reshape(-1) == 1) & (ok_back.reshape(-1) == 1) & np.isfinite(error)
-        return moved.reshape(-1, 2), error, good
+        return moved.reshape(-1, 2) + origin, error, good
 
     def _step(self, box: _Box, previous: tuple[np.ndarray, np.ndarray], gray_after: np.ndarray) -> float:
         """Move `box` from the previous frame to the current one; returns the confidence in [0, 1]."""

@@ -150,8 +150,11 @@ class ClassicPointSession:
         s = self.settings
         sizes = [len(t.xy) for t in tracks]
         start = np.concatenate([t.xy for t in tracks]).reshape(-1, 2)
-        end, miss = self._lk(before, after, start)
-        end = end.copy()
+        if s.support > 0 and s.support_above <= 0:  # every point moves by its cross: no separate pass
+            end, miss = start.copy(), np.full(len(start), np.inf)
+        else:
+            end, miss = self._lk(before, after, start)
+            end = end.copy()
         unsure = miss > s.support_above
         if s.support > 0 and unsure.any():
             # Points whose own round trip is not clean move by the best three of a cross around them instead.
