@@ -285,3 +285,20 @@ def test_the_factory_picks_the_classic_trackers_without_a_sam_engine() -> None:
     assert isinstance(points, ClassicPointSession) and points.mask_source is not None
     with pytest.raises(EngineError, match="unknown track kind"):
         open_track_session("mask", frames)
+
+
+def test_several_objects_are_tracked_together_each_with_its_own_points() -> None:
+    video = warp_video(texture(seed=9), count=10, drift=20.0, seed=4)
+    session = ClassicPointSession(ListFrames(video.frames))
+    first, second = np.array([[60.0, 60], [90, 80]]), np.array([[200.0, 150], [230, 120], [250, 170]])
+    session.add_points(0, 1, first)
+    session.add_points(4, 2, second)  # starts later: absent from the frames before its keyframe
+    seen = {frame: samples for frame, samples in session.propagate(0)}
+    assert all(set(seen[f]) == {1} for f in range(4)) and all(set(seen[f]) == {1, 2} for f in range(4, 10))
+    assert seen[4][2].geometry.tolist() == second.tolist()
+    # the second object's points were placed on frame 4: take them back to frame 0 for their truth
+    inverse = cv2.invertAffineTransform(video.affines[4])
+    second_at_0 = np.hstack([second, np.ones((3, 1))]) @ inverse.T
+    assert np.abs(seen[9][1].points - video.points(first)[:, 9]).max() < 2.0
+    assert np.abs(seen[9][2].points - video.points(second_at_0)[:, 9]).max() < 2.0
+    assert set(session.scores) == {1, 2} and all(0 <= v <= 1 for v in session.scores.values())
