@@ -305,3 +305,14 @@ def test_datumaro_reads_our_mot_export_with_the_same_counts(datumaro: str, track
     assert sorted({a["attributes"]["track_id"] for a in boxes}) == [3, 5]
     dog = [a for a in boxes if a["attributes"]["track_id"] == 3]
     assert {a["label"] for a in dog} == {"dog"} and dog[0]["bbox"] == pytest.approx([10.5, 20.25, 40, 30])
+
+
+def test_we_read_datumaros_own_mot_sequence(datumaro: str, tmp_path: Path) -> None:
+    script = Path(__file__).with_name("datumaro_reference.py")
+    subprocess.run([datumaro, str(script), "write-mot", str(tmp_path / "dm")], check=True, timeout=300)
+    theirs = read_mot_tracks(tmp_path / "dm")
+    assert theirs.frame_count == 3 and [t.track_id for t in theirs.tracks] == [1, 2]
+    car, person = theirs.tracks
+    assert (car.label, person.label) == ("car", "person") and sorted(car.frames) == [0, 1, 2]
+    assert car.frames[2].geometry.tolist() == [20.0, 20.0, 50.0, 60.0]
+    assert [person.frames[f].occluded.tolist() for f in range(3)] == [[False], [True], [False]]
