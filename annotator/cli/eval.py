@@ -1,4 +1,4 @@
-"""`annotator eval clicks|video`: score an engine on a data folder in the layout of ../shared/data."""
+"""`annotator eval clicks|video|tracks`: score an engine on a data folder in the layout of ../shared/data."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `eval` with its `clicks` and `video` subcommands."""
+    """Add `eval` with its `clicks`, `video` and `tracks` subcommands."""
     parser = subparsers.add_parser("eval", help="score an engine on an evaluation data folder")
     commands = parser.add_subparsers(dest="eval_command", metavar="KIND", required=True)
     clicks = commands.add_parser("clicks", help="interactive click robot on images/ + masks/ (NoC, mIoU)")
@@ -24,6 +24,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     video = commands.add_parser("video", help="first-frame mask propagation on videos/ (J, F, J&F)")
     _common(video)
     video.set_defaults(func=run_video)
+    tracks = commands.add_parser(
+        "tracks", help="box tracks (success AUC, precision@20px) on videos/ and point tracks (PCK) on tracks/badja"
+    )
+    _common(tracks)
+    tracks.add_argument(
+        "--box-tracker",
+        choices=("auto", "lk", "mask"),
+        default="auto",
+        help="lk: the classic box tracker; mask: the box of the engine's mask track; auto: lk for classic (default)",
+    )
+    tracks.add_argument(
+        "--mask-gate", action="store_true", help="gate point visibility by the engine's mask track (slower)"
+    )
+    tracks.add_argument("--snap", action="store_true", help="with --mask-gate: points off the mask move onto it")
+    tracks.set_defaults(func=run_tracks)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +78,29 @@ def run_video(args: argparse.Namespace) -> int:
     items = list_videos(args.data)
     engine = create_engine(args)
     report = evaluate_video(engine, items)
+    print(markdown_table(report))
+    _write_json(args.json, report.to_dict())
+    return 0
+
+
+def run_tracks(args: argparse.Namespace) -> int:
+    """Track boxes and points on the shared videos and print the markdown tables."""
+    from annotator.evaluation.data import list_videos
+    from annotator.evaluation.tracks import (
+        badja_items,
+        engine_factories,
+        engine_mask_track,
+        evaluate_tracks,
+        markdown_table,
+    )
+
+    items = list_videos(args.data)
+    engine = create_engine(args)
+    boxes, points, kind = engine_factories(engine, args.box_tracker, args.snap)
+    masks = engine_mask_track(engine) if args.mask_gate else None
+    gate = (" + mask gate" + (" and snap" if args.snap else "")) if masks else ""
+    label = f"{engine.model_id} (boxes: {kind}, points: classic{gate})"
+    report = evaluate_tracks(label, boxes, points, items, badja_items(args.data), masks)
     print(markdown_table(report))
     _write_json(args.json, report.to_dict())
     return 0

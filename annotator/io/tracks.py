@@ -1,4 +1,4 @@
-"""Video extras (export only): MOT-style box tracks and point tracks.
+"""Video extras: MOT-style box tracks (from masks, or box tracks both ways) and point tracks.
 
 MOT results ('mot'): OUT/STEM.txt per item, one line per object and frame with a mask, in the
 MOTChallenge result layout "frame,id,bb_left,bb_top,bb_width,bb_height,conf,x,y,z" (frame
@@ -10,6 +10,10 @@ MOT ground truth ('mot-gt', for training): one sequence folder OUT/STEM/ per ite
 them, -1 for no label; visibility 1: the box is the mask's, so all of it is visible). Frames are
 not copied: img1/000001.jpg... (imDir, imExt) is where a consumer looks for them.
 Both write `tracks.json` in OUT, naming each id's object and label.
+Box tracks (`write_mot_tracks` / `read_mot_tracks`, over annotator.io.track_data): the same
+ground-truth layout for one video's TrackSet: boxes of the frames where a track is in view,
+consider 1, visibility 1 (0 where the box is occluded; read back as occluded below 0.5, as
+Datumaro does); `read_mot_tracks` also takes the 10-column results layout (conf kept as score).
 Point tracks: OUT/STEM.npz per item with `points` (N, T, 2) float32 (x, y) pixels (NaN where
 not visible), `visible` (N, T) bool, `object_ids` (N,), `names`, `labels` (N,) str and
 `frame_size` (height, width). The point of a mask is its most interior pixel (the maximum of the
@@ -18,6 +22,7 @@ distance transform), which lies inside the mask even when the mask is not convex
 
 from __future__ import annotations
 
+import configparser
 import io
 import logging
 from pathlib import Path
@@ -29,6 +34,7 @@ from annotator.document.mask import Mask
 from annotator.errors import FormatError
 from annotator.io.common import Progress, no_progress, write_bytes_atomic, write_json_atomic
 from annotator.io.dataset import Dataset, ItemData
+from annotator.io.track_data import TrackData, TrackFrame, TrackSet
 
 log = logging.getLogger(__name__)
 MOT_IMAGE_DIR = "img1"
@@ -76,13 +82,17 @@ def write_mot(dataset: Dataset, out: Path, progress: Progress = no_progress) -> 
     return out
 
 
-def _seqinfo(item: ItemData) -> str:
-    """The sequence's seqinfo.ini: exactly MOTChallenge's seven keys (Datumaro refuses others)."""
-    first = item.frame_name(0)
-    ext = Path(first).suffix.lower() or ".jpg"
-    lines = ["[Sequence]", f"name={item.stem}", f"imDir={MOT_IMAGE_DIR}", f"frameRate={round(item.fps)}"]
-    lines += [f"seqLength={item.frame_count}", f"imWidth={item.width}", f"imHeight={item.height}", f"imExt={ext}"]
+def seqinfo_text(name: str, fps: float, length: int, width: int, height: int, ext: str = ".jpg") -> str:
+    """A sequence's seqinfo.ini: exactly MOTChallenge's seven keys (Datumaro refuses others)."""
+    lines = ["[Sequence]", f"name={name}", f"imDir={MOT_IMAGE_DIR}", f"frameRate={round(fps)}"]
+    lines += [f"seqLength={length}", f"imWidth={width}", f"imHeight={height}", f"imExt={ext}"]
     return "\n".join(lines) + "\n"
+
+
+def _seqinfo(item: ItemData) -> str:
+    """The item's seqinfo.ini."""
+    ext = Path(item.frame_name(0)).suffix.lower() or ".jpg"
+    return seqinfo_text(item.stem, item.fps, item.frame_count, item.width, item.height, ext)
 
 
 def write_mot_gt(dataset: Dataset, out: Path, progress: Progress = no_progress) -> Path:
@@ -149,3 +159,84 @@ def write_point_tracks(dataset: Dataset, out: Path, progress: Progress = no_prog
         write_bytes_atomic(out / f"{item.stem}.npz", buffer.getvalue())
         progress(index + 1, len(dataset.items))
     return out
+
+
+def write_mot_tracks(tracks: TrackSet, out: Path) -> Path:
+    """Write one video's box tracks as a MOT ground-truth sequence folder (seqinfo.ini, gt/gt.txt, gt/labels.txt)."""
+    out = Path(out)
+    tracks.check()
+    names = tracks.labels()
+    classes = {name: number for number, name in enumerate(names, 1)}
+    rows = []
+    for track in tracks.tracks:
+        if track.kind != "box":
+            log.info("MOT holds boxes only: track %d (%s) is left out", track.track_id, track.kind)
+            continue
+        for sample in track.shown():
+            x0, y0, x1, y1 = sample.geometry
+            visibility = 0 if sample.occluded.all() else 1
+            label = classes[track.label] if track.label else -1
+            rows.append((sample.frame + 1, track.track_id, x0, y0, x1 - x0, y1 - y0, label, visibility))
+    rows.sort()
+    text = "".join(
+        f"{f},{t},{_mot_number(x)},{_mot_number(y)},{_mot_number(w)},{_mot_number(h)},1,{c},{v}\n"
+        for f, t, x, y, w, h, c, v in rows
+    )
+    write_bytes_atomic(out / "gt" / "gt.txt", text.encode("utf-8"))
+    write_bytes_atomic(out / "gt" / "labels.txt", "".join(f"{n}\n" for n in names).encode("utf-8"))
+    ext = Path(tracks.frame_name(0)).suffix.lower() or ".jpg"
+    info = seqinfo_text(tracks.name, tracks.fps, tracks.frame_count, tracks.width, tracks.height, ext)
+    write_bytes_atomic(out / "seqinfo.ini", info.encode("utf-8"))
+    return out
+
+
+def _mot_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{float(value):.2f}"
+
+
+def read_mot_tracks(folder: Path) -> TrackSet:
+    """Read a MOT sequence folder (seqinfo.ini + gt/gt.txt, or a results .txt file) as box tracks."""
+    folder = Path(folder)
+    gt = folder if folder.is_file() else folder / "gt" / "gt.txt"
+    root = folder.parent if folder.is_file() else folder
+    info = configparser.ConfigParser()
+    info.optionxform = str  # type: ignore[assignment,method-assign]
+    if (root / "seqinfo.ini").is_file():
+        info.read(root / "seqinfo.ini", encoding="utf-8")
+    seq = info["Sequence"] if info.has_section("Sequence") else {}
+    labels_file = gt.parent / "labels.txt"
+    names = labels_file.read_text(encoding="utf-8").split() if labels_file.is_file() else []
+    try:
+        lines = gt.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise FormatError(gt, "", f"cannot read the MOT file ({error})") from error
+    result = TrackSet(
+        str(seq.get("name", root.name)),
+        int(seq.get("imWidth", 0)),
+        int(seq.get("imHeight", 0)),
+        int(seq.get("seqLength", 0)),
+        float(seq.get("frameRate", 25)),
+    )
+    found: dict[int, TrackData] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        values = [v.strip() for v in line.replace(" ", ",").split(",") if v.strip()]
+        try:
+            frame, track_id = int(float(values[0])) - 1, int(float(values[1]))
+            x, y, w, h = (float(v) for v in values[2:6])
+            extra = [float(v) for v in values[6:]]
+        except (IndexError, ValueError) as error:
+            raise FormatError(gt, f"line {number}", f"expected frame,id,x,y,w,h,... ({error})") from error
+        results = len(extra) == 4  # frame,id,x,y,w,h,conf,x,y,z
+        score = extra[0] if results and extra else 1.0
+        class_id = int(extra[1]) if len(extra) >= 2 and not results else -1
+        visibility = extra[2] if len(extra) >= 3 and not results else 1.0
+        label = names[class_id - 1] if 1 <= class_id <= len(names) else (str(class_id) if class_id > 0 else None)
+        track = found.setdefault(track_id, TrackData(track_id, label, "box"))
+        sample = TrackFrame(frame, np.array([x, y, x + w, y + h]), np.array([visibility < 0.5]), score=score)
+        track.add(sample)
+    result.tracks = [found[k] for k in sorted(found)]
+    frames = [f for t in result.tracks for f in t.frames]
+    result.frame_count = max([result.frame_count, *(f + 1 for f in frames)])
+    return result

@@ -4,6 +4,9 @@ Usage:
   python datumaro_reference.py read FORMAT PATH OUT.json [keep_ids]
       Datumaro imports PATH as FORMAT; OUT.json gets its labels and, per item, every annotation
       (type, label name, id, attributes, box, and for masks the pixel count and is_crowd).
+  python datumaro_reference.py write-mot OUT_DIR
+      Datumaro writes a small MOT ground-truth sequence (mot_seq_gt): two tracks over three frames,
+      one box occluded.
   python datumaro_reference.py write-coco OUT_DIR
       Datumaro writes a small COCO instances dataset (subset 'train', images saved) with a box-only
       annotation, a polygon and a mask, as its own exporter lays them out.
@@ -64,9 +67,25 @@ def write_coco(out_dir: str) -> None:
     Dataset.from_iterable([item], categories=categories).export(out_dir, "coco_instances", save_media=True)
 
 
+def write_mot(out_dir: str) -> None:
+    """Datumaro's own MOT ground-truth export of two tracks over three frames (frame 1 of track 2 occluded)."""
+    items = []
+    for frame in range(3):
+        annotations = [
+            Bbox(10 + 5 * frame, 20, 30, 40, label=0, attributes={"track_id": 1, "occluded": False}),
+            Bbox(60, 10 + 2 * frame, 20, 25, label=1, attributes={"track_id": 2, "occluded": frame == 1}),
+        ]
+        image = Image.from_numpy(np.full((100, 120, 3), 127, np.uint8))
+        items.append(DatasetItem(id=str(frame + 1), media=image, annotations=annotations))
+    categories = {AnnotationType.label: LabelCategories.from_iterable(["car", "person"])}
+    Dataset.from_iterable(items, categories=categories).export(out_dir, "mot_seq_gt", save_media=False)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "read":
         read(sys.argv[2], sys.argv[3], sys.argv[4], "keep_ids" in sys.argv[5:])
+    elif sys.argv[1] == "write-mot":
+        write_mot(sys.argv[2])
     elif sys.argv[1] == "write-coco":
         write_coco(sys.argv[2])
     else:
