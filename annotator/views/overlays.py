@@ -46,10 +46,12 @@ HATCH = 6  # period in pixels of a proposal's diagonal stripes
 DASH = 8  # length in pixels of one dash of a proposal's outline (and of the gap after it)
 
 
-def proposal_image(crop: np.ndarray, color: Color, origin: tuple[int, int], highlighted: bool = False) -> QImage:
+def proposal_image(
+    crop: np.ndarray, color: Color, origin: tuple[int, int], highlighted: bool = False, striped: bool = True
+) -> QImage:
     """An Indexed8 QImage of a proposal's `crop` (placed at image pixel `origin`, so that stripes and
-    dashes line up across proposals): diagonal stripes of `color` over a clear inside and a dashed
-    outline (white when highlighted), never the solid fill of an accepted object."""
+    dashes line up across proposals): diagonal stripes of `color` over a clear inside (unless not
+    `striped`) and a dashed outline (white when highlighted), never the solid fill of an accepted object."""
     height, width = crop.shape
     if height == 0 or width == 0:
         return QImage()
@@ -61,7 +63,7 @@ def proposal_image(crop: np.ndarray, color: Color, origin: tuple[int, int], high
     dashes = ((xs + ys) // DASH % 2 == 0).astype(np.uint8)
     ring = pixels - _erode(pixels) if min(height, width) > 2 else pixels
     # 0 outside or clear inside, 1 stripe, 2 a dash of the outline, 3 the gap between dashes
-    rows[...] = pixels * stripes
+    rows[...] = pixels * stripes if striped else 0
     rows[ring.astype(bool)] = (2 + (1 - dashes))[ring.astype(bool)]
     red, green, blue = color
     line = (255, 255, 255) if highlighted else (red, green, blue)

@@ -41,14 +41,22 @@ MESSAGE_MS = 8000
 Exemplar = tuple[tuple[float, float, float, float], bool]  # xyxy image pixels, positive
 
 
+STRIPED = 12  # the best this many proposals shown are hatched; the rest only outlined, so the image shows
+
+
 class ProposalLayer:
     """The proposals of the image on screen, drawn over the canvas; pixmaps keyed by proposal id (a
-    proposal never changes its mask) and dropped when the proposal goes or the image changes."""
+    proposal never changes its mask) and dropped when the proposal goes or the image changes.
+
+    The best STRIPED shown and the highlighted one are hatched, the others only outlined: a
+    "segment everything" run gives hundreds of overlapping regions, which hatched all at once
+    hide the image."""
 
     def __init__(self, canvas: CanvasView) -> None:
         self.canvas = canvas
         self.items: dict[int, QGraphicsPixmapItem] = {}
         self._highlighted: int | None = None
+        self._striped: set[int] = set()
         self.exemplar_items: list[QGraphicsRectItem] = []
 
     def show(self, proposals: list[Proposal], colors: dict[int, tuple[int, int, int]], highlighted: int | None) -> None:
@@ -57,9 +65,12 @@ class ProposalLayer:
         wanted = {p.id: p for p in proposals}
         for proposal_id in [i for i in self.items if i not in wanted]:
             scene.removeItem(self.items.pop(proposal_id))
+        best = sorted(proposals, key=lambda p: -p.score)[:STRIPED]
+        striped = {p.id for p in best} | ({highlighted} if highlighted is not None else set())
         for proposal in proposals:
             item = self.items.get(proposal.id)
-            redraw = item is None or proposal.id in (highlighted, self._highlighted)
+            changed = (proposal.id in striped) != (proposal.id in self._striped)
+            redraw = item is None or changed or proposal.id in (highlighted, self._highlighted)
             if item is None:
                 item = QGraphicsPixmapItem()
                 scene.addItem(item)
@@ -68,10 +79,12 @@ class ProposalLayer:
                 mask, on_top = proposal.mask, proposal.id == highlighted
                 color = colors.get(proposal.id, palette_color(proposal.id - 1))
                 origin = (mask.bbox[0], mask.bbox[1])
-                item.setPixmap(QPixmap.fromImage(proposal_image(mask.crop, color, origin, on_top)))
+                image = proposal_image(mask.crop, color, origin, on_top, proposal.id in striped)
+                item.setPixmap(QPixmap.fromImage(image))
                 item.setPos(*origin)
                 item.setZValue(41 if on_top else 40)
         self._highlighted = highlighted
+        self._striped = striped
 
     def clear(self) -> None:
         """Remove every proposal drawing."""
@@ -79,6 +92,7 @@ class ProposalLayer:
             self.canvas.scene().removeItem(item)
         self.items.clear()
         self._highlighted = None
+        self._striped = set()
 
     def show_exemplars(self, exemplars: list[Exemplar]) -> None:
         """Draw the exemplar boxes: green for positive, red for negative."""

@@ -57,3 +57,21 @@ def test_the_canvas_does_not_rebuild_the_overlay_of_the_mask_already_on_screen(q
     canvas.set_overlay(1, mask, (200, 10, 10), False, True)  # removed, then shown again: drawn
     assert 1 in canvas.overlays and canvas.overlays[1].pixmap().cacheKey() != first
     canvas.deleteLater()
+
+
+def test_a_proposal_is_hatched_or_only_outlined(qapp) -> None:  # type: ignore[no-untyped-def]
+    from annotator.views.overlays import proposal_image
+
+    crop = np.zeros((30, 40), bool)
+    crop[5:25, 5:35] = True
+
+    def indices(striped: bool) -> np.ndarray:
+        image = proposal_image(crop, (200, 40, 40), (0, 0), striped=striped)
+        return np.frombuffer(image.constBits(), np.uint8).reshape(30, image.bytesPerLine())[:, :40].copy()
+
+    hatched, outlined = indices(True), indices(False)
+    inside = np.zeros_like(crop)
+    inside[8:22, 8:32] = True
+    assert (hatched[inside] == 1).mean() > 0.2  # stripes inside
+    assert not (outlined[inside] != 0).any()  # a clear inside
+    assert np.array_equal(outlined[~inside & crop] > 1, hatched[~inside & crop] > 1)  # the same dashed outline
