@@ -41,14 +41,14 @@ MESSAGE_MS = 8000
 Exemplar = tuple[tuple[float, float, float, float], bool]  # xyxy image pixels, positive
 
 
-STRIPED = 12  # the best this many proposals shown are hatched; the rest only outlined, so the image shows
+STRIPED = 1  # the best this many proposals shown are hatched; the rest only outlined, so the image shows
 
 
 class ProposalLayer:
     """The proposals of the image on screen, drawn over the canvas; pixmaps keyed by proposal id (a
     proposal never changes its mask) and dropped when the proposal goes or the image changes.
 
-    The best STRIPED shown and the highlighted one are hatched, the others only outlined: a
+    The best shown (STRIPED) and the highlighted one are hatched, the others only outlined: a
     "segment everything" run gives hundreds of overlapping regions, which hatched all at once
     hide the image."""
 
