@@ -64,6 +64,7 @@ def box_table(
     sets: list[BoxSet] = read_boxes(path, fmt)
     digest = hashlib.sha256(Path(path).read_bytes() if Path(path).is_file() else repr(sets).encode()).hexdigest()
     by_path, by_name = _item_index(project, item_ids)
+    videos = [i.id for i in project.items if i.kind == "video" and (item_ids is None or i.id in item_ids)]
     table: BoxTable = {}
     unmatched = []
     for box_set in sets:
@@ -71,6 +72,8 @@ def box_table(
         if item_id is None:
             candidates = by_name.get(Path(box_set.ref).name, []) or by_name.get(Path(box_set.ref).stem, [])
             item_id = candidates[0] if len(candidates) == 1 else None
+        if item_id is None and box_set.path is None and len(videos) == 1:  # a MOT sequence: the one video
+            item_id = videos[0]
         if item_id is None:
             if box_set.count:
                 unmatched.append(box_set.ref)
