@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from annotator.document import AddProposals, AddRun, Batch, Found, Mask, Project
@@ -190,22 +191,41 @@ def _check_engine(name: str, kind: str, steps: dict[str, bool]) -> None:
         raise EngineError(f"engine '{name}' cannot do this: the prompt needs {NEEDS[step]}; choose one with --engine")
 
 
+MAX_RESTARTS = 3
+"""A run stops (resumable) when its worker processes died more often than this."""
+
+
+class _Pool:
+    """The worker processes (spawned, each with its own engine), restartable when one dies."""
+
+    def __init__(self, workers: int, job: LabelJob, threads: int) -> None:
+        self._args = (workers, multiprocessing.get_context("spawn"), worker.start, (job.engine, job.prompt, threads))
+        self.executor = ProcessPoolExecutor(*self._args)
+
+    def restart(self) -> ProcessPoolExecutor:
+        """A fresh pool in place of a broken one."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = ProcessPoolExecutor(*self._args)
+        return self.executor
+
+    def shutdown(self) -> None:
+        """Stop the workers (batches not started are dropped)."""
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
 def label(project: Project, job: LabelJob, report: Report | None = None) -> Summary:
     """Run `job` over the project's items (resuming its run when one has the same fingerprint)."""
     workers = max(1, job.workers)
     threads = job.threads or max(1, cores() // workers)
     began = time.perf_counter()
-    pool: ProcessPoolExecutor | None = None
-    if workers > 1:
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(workers, context, worker.start, (job.engine, job.prompt, threads))
+    pool = _Pool(workers, job, threads) if workers > 1 else None
     summary = Summary()
     try:
         if pool is None:
             worker.start(job.engine, job.prompt, threads, in_pool=False)
             model_id, steps = worker.describe()
         else:
-            model_id, steps = pool.submit(worker.describe).result()
+            model_id, steps = pool.executor.submit(worker.describe).result()
         _check_engine(job.engine.name, job.prompt.kind, steps)
         digest, settings = fingerprint(job.engine, model_id, job.prompt)
         run = find_run(project, digest)
@@ -231,7 +251,7 @@ def label(project: Project, job: LabelJob, report: Report | None = None) -> Summ
         ]
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
     summary.seconds = time.perf_counter() - began
     return summary
 
@@ -240,7 +260,7 @@ def _drive(
     project: Project,
     run: Run,
     batches: Iterator[list[Task]],
-    pool: ProcessPoolExecutor | None,
+    pools: _Pool | None,
     workers: int,
     summary: Summary,
     report: Report | None,
@@ -255,22 +275,34 @@ def _drive(
         if report is not None:
             report(summary, outcomes)
 
-    if pool is None:
+    if pools is None:
         for batch in batches:
             written(worker.label_batch(batch))
         return
-    in_flight: set[Future] = set()
+    pool = pools.executor
+    in_flight: dict[Future, list[Task]] = {}
     limit = 2 * workers
     exhausted = False
+    restarts = 0
     while True:
         while not exhausted and len(in_flight) < limit:
             batch = next(batches, None)
             if batch is None:
                 exhausted = True
                 break
-            in_flight.add(pool.submit(worker.label_batch, batch))
+            in_flight[pool.submit(worker.label_batch, batch)] = batch
         if not in_flight:
             return
-        finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in finished:
-            written(future.result())
+        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        try:
+            for future in finished:
+                outcomes = future.result()
+                del in_flight[future]
+                written(outcomes)
+        except BrokenProcessPool as error:
+            restarts += 1
+            if restarts > MAX_RESTARTS:
+                raise EngineError(f"worker processes died {restarts} times ({error}); run again to resume") from None
+            log.warning("a worker process died (%s); restarting the pool and redoing its batches", error)
+            pool = pools.restart()
+            in_flight = {pool.submit(worker.label_batch, batch): batch for batch in in_flight.values()}

@@ -91,6 +91,7 @@ def statuses(project_file: Path) -> list[tuple[str, int, str, int]]:
     return sorted((Path(p).name, f, s, n) for p, f, s, n in rows)
 
 
+@pytest.mark.slow
 def test_the_pool_gives_what_one_worker_gives(tmp_path: Path) -> None:
     one, pool = tmp_path / "one", tmp_path / "pool"
     write_images(one, 10)
@@ -104,13 +105,17 @@ def test_the_pool_gives_what_one_worker_gives(tmp_path: Path) -> None:
     assert statuses(pool / PROJECT_NAME) == statuses(one / PROJECT_NAME)
 
 
+TOTAL = 24
+
+
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_does_only_the_rest_and_ends_with_one_result_per_item(tmp_path: Path) -> None:
     folder, reference = tmp_path / "killed", tmp_path / "reference"
-    write_images(folder, 40)
+    write_images(folder, TOTAL)
     shutil.copytree(folder, reference)
     command = [sys.executable, "-m", "annotator", "label", str(folder), *EVERYTHING, "--workers", "1"]
     child = subprocess.Popen(
-        [*command, "--batch-size", "2", "--points-per-side", "16"],
+        [*command, "--batch-size", "2"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -130,17 +135,66 @@ def test_a_run_killed_with_sigkill_does_only_the_rest_and_ends_with_one_result_p
         child.wait(30)
     assert child.returncode == -signal.SIGKILL and seen >= 3
     written = statuses(folder / PROJECT_NAME)
-    assert 6 <= len(written) < 40  # the batches reported were committed; the run did not finish
+    assert 6 <= len(written) < TOTAL  # the batches reported were committed; the run did not finish
 
-    again = label(folder, *EVERYTHING, "--workers", "1", "--batch-size", "2", "--points-per-side", "16")
+    again = label(folder, *EVERYTHING, "--workers", "1", "--batch-size", "2")
     assert again["already_done"] == len(written)
-    assert again["done"] == 40 - len(written) and again["failed"] == 0
+    assert again["done"] == TOTAL - len(written) and again["failed"] == 0
     done = statuses(folder / PROJECT_NAME)
-    assert len(done) == 40 and len({(name, frame) for name, frame, _, _ in done}) == 40
-    label(reference, *EVERYTHING, "--workers", "1", "--batch-size", "2", "--points-per-side", "16")
+    assert len(done) == TOTAL and len({(name, frame) for name, frame, _, _ in done}) == TOTAL
+    label(reference, *EVERYTHING, "--workers", "1", "--batch-size", "2")
     assert results(folder / PROJECT_NAME) == results(reference / PROJECT_NAME)  # nothing doubled, nothing lost
-    third = label(folder, *EVERYTHING, "--workers", "1", "--batch-size", "2", "--points-per-side", "16")
-    assert third["done"] == 0 and third["already_done"] == 40
+    third = label(folder, *EVERYTHING, "--workers", "1", "--batch-size", "2")
+    assert third["done"] == 0 and third["already_done"] == TOTAL
+
+
+def _worker_processes(parent: int) -> list[int]:
+    """The pool's worker processes of a parent (not the resource tracker), from /proc."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    found = []
+    for child in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc (Linux)")
+def test_a_killed_worker_is_replaced_and_nothing_is_lost_or_doubled(tmp_path: Path) -> None:
+    folder, reference = tmp_path / "pool", tmp_path / "reference"
+    write_images(folder, TOTAL)
+    shutil.copytree(folder, reference)
+    command = [sys.executable, "-m", "annotator", "label", str(folder), *EVERYTHING, "--workers", "2"]
+    child = subprocess.Popen(
+        [*command, "--batch-size", "2", "--json"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert child.stderr is not None and child.stdout is not None
+        killed, logged = None, []
+        for line in child.stderr:
+            logged.append(line)
+            if line.startswith("{") and killed is None:
+                workers = _worker_processes(child.pid)
+                assert workers, "the pool has no worker processes"
+                killed = workers[0]
+                os.kill(killed, signal.SIGKILL)
+        summary = json.loads(child.stdout.read().splitlines()[0])
+        assert child.wait(120) == 0
+    finally:
+        child.kill()
+    assert killed is not None and summary["done"] == TOTAL and summary["failed"] == 0
+    assert any("a worker process died" in line for line in logged)
+    done = statuses(folder / PROJECT_NAME)
+    assert len(done) == TOTAL and len({(name, frame) for name, frame, _, _ in done}) == TOTAL
+    label(reference, *EVERYTHING, "--workers", "1", "--batch-size", "2")
+    assert results(folder / PROJECT_NAME) == results(reference / PROJECT_NAME)
 
 
 def test_a_corrupt_image_is_reported_and_skipped_and_rejecting_proposals_leaves_items_done(tmp_path: Path) -> None:
