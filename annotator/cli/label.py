@@ -58,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     work.add_argument("--only-unlabelled", action="store_true", help="skip items that already have objects")
     work.add_argument("--workers", type=int, default=0, help="worker processes (default: by engine and cores)")
     work.add_argument("--threads", type=int, default=0, help="threads per worker (default: cores / workers)")
+    work.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run on a Ray cluster (host:port, 'auto', or 'local' to start one here); needs annotator[ray]",
+    )
+    work.add_argument("--gpus", type=float, default=0.0, help="--ray: GPUs per worker (fractions share one)")
     work.add_argument("--batch-size", type=int, default=8, help="items per batch (one transaction each)")
     out = parser.add_argument_group("export when done")
     out.add_argument("-o", "--output", dest="out", type=Path, help="export to this file or folder when done")
@@ -118,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
             batch_size=max(1, args.batch_size),
             only_unlabelled=args.only_unlabelled,
             item_ids=item_ids,
+            ray=args.ray,
+            gpus=max(0.0, args.gpus),
             boxes=boxes,
         )
         progress = BatchProgress()

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any
 
 from annotator.document import AddProposals, AddRun, Batch, Found, Mask, Project
 from annotator.document.model import Run
@@ -65,6 +66,10 @@ class LabelJob:
     batch_size: int = 8
     only_unlabelled: bool = False
     item_ids: frozenset[int] | None = None
+    ray: str | None = None
+    """A Ray cluster's address ('local': start one here) to run on instead of the local pool."""
+    gpus: float = 0.0
+    """GPUs per Ray actor (fractions share a GPU)."""
     boxes: dict[tuple[int, int], tuple[tuple[int | None, float, float, float, float], ...]] = field(
         default_factory=dict
     )
@@ -218,10 +223,16 @@ def label(project: Project, job: LabelJob, report: Report | None = None) -> Summ
     workers = max(1, job.workers)
     threads = job.threads or max(1, cores() // workers)
     began = time.perf_counter()
-    pool = _Pool(workers, job, threads) if workers > 1 else None
+    pool = _Pool(workers, job, threads) if workers > 1 and job.ray is None else None
     summary = Summary()
+    ray = None
     try:
-        if pool is None:
+        if job.ray is not None:
+            from annotator.label import ray_runner
+
+            ray = ray_runner.connect(job.ray, cores())
+            model_id, steps = ray_runner.describe(ray, job.engine, job.prompt, threads, job.gpus)
+        elif pool is None:
             worker.start(job.engine, job.prompt, threads, in_pool=False)
             model_id, steps = worker.describe()
         else:
@@ -239,7 +250,7 @@ def label(project: Project, job: LabelJob, report: Report | None = None) -> Summ
         summary.total = sum(1 for _ in _tasks(project, job, statuses, Summary()))
         batches = _batches(_tasks(project, job, statuses, summary), job.batch_size)
         try:
-            _drive(project, run, batches, pool, workers, summary, report)
+            _drive(project, run, batches, pool, workers, summary, report, (ray, job, threads))
         except KeyboardInterrupt:
             summary.interrupted = True
             log.warning("interrupted: what was written stays; run the same command again to resume")
@@ -264,8 +275,9 @@ def _drive(
     workers: int,
     summary: Summary,
     report: Report | None,
+    on_ray: tuple[Any, LabelJob, int],
 ) -> None:
-    """Compute and write the batches: in this process, or with at most 2 per worker in flight."""
+    """Compute and write the batches: in this process, on Ray, or with at most 2 per worker in flight."""
 
     def written(outcomes: list[Outcome]) -> None:
         summary.instances += write_outcomes(project, run, outcomes)
@@ -275,6 +287,12 @@ def _drive(
         if report is not None:
             report(summary, outcomes)
 
+    ray, job, threads = on_ray
+    if ray is not None:
+        from annotator.label import ray_runner
+
+        ray_runner.drive(ray, batches, job.engine, job.prompt, workers, threads, job.gpus, written)
+        return
     if pools is None:
         for batch in batches:
             written(worker.label_batch(batch))

@@ -32,6 +32,7 @@ class _State:
     prompt: PromptSpec | None = None
     frames: Any = None  # the open video of the last video task
     frames_path: str | None = None
+    error: str | None = None  # why the engine could not be built (reported by describe)
 
 
 _state = _State()
@@ -57,18 +58,26 @@ def start(engine: EngineChoice, prompt: PromptSpec, threads: int, in_pool: bool 
     set_threads(threads)
     from model import registry
 
-    if engine.name != "classic":
-        import torch
-
-        torch.set_num_threads(threads)
-    _state.engine = registry.create(engine.name, **engine.options())
     _state.prompt = prompt
+    try:
+        if engine.name != "classic":
+            import torch
+
+            torch.set_num_threads(threads)
+        _state.engine = registry.create(engine.name, **engine.options())
+    except Exception as error:  # kept for describe(): a pool would only say that a process failed
+        if not in_pool:
+            raise
+        _state.error = str(error) or type(error).__name__
 
 
 def describe() -> tuple[str, dict[str, bool]]:
     """The loaded engine's model id and which optional steps it offers (the parent's fingerprint and checks)."""
+    from model.errors import EngineError
     from model.protocol import supports
 
+    if _state.error is not None:
+        raise EngineError(_state.error)
     engine = _state.engine
     steps = {step: supports(engine, step) for step in ("find", "everything")}
     return str(engine.model_id), {**steps, "predict": callable(getattr(engine, "predict", None))}
@@ -123,7 +132,12 @@ def _instances(task: Task, image: np.ndarray) -> list[Made]:
 
 
 def label_batch(tasks: list[Task]) -> list[Outcome]:
-    """Label every task of a batch; a task that fails is reported as failed, never raised."""
+    """Label every task of a batch; a task that fails is reported as failed, never raised (only an
+    engine that could not be built stops the run)."""
+    if _state.error is not None:
+        from model.errors import EngineError
+
+        raise EngineError(_state.error)
     outcomes = []
     for task in tasks:
         began = time.perf_counter()

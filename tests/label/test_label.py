@@ -321,3 +321,5 @@ def test_a_prompt_the_engine_cannot_do_is_refused_naming_what_it_needs(tmp_path:
     started = time.perf_counter()
     assert main(["label", str(folder), "--text", "a brick=brick", "--workers", "1"]) == 2
     assert "'find' (SAM 3)" in capsys.readouterr().err and time.perf_counter() - started < 60
+    assert main(["label", str(folder), "--everything", "--engine", "no-such-engine", "--workers", "2"]) == 2
+    assert "unknown engine 'no-such-engine'" in capsys.readouterr().err  # said by the pool's worker, not lost
