@@ -19,7 +19,7 @@ from annotator.document.commands import (
 from annotator.document.mask import Mask
 from annotator.document.model import Item, Label, MaskRecord, Object, Prompts, Proposal, Run
 from annotator.document.project import Project
-from annotator.document.proposals import AcceptProposals, AddProposals, Found, RejectProposals
+from annotator.document.proposals import AcceptProposals, AddProposals, AddRun, Found, RejectProposals
 
 __all__ = [
     "AcceptProposals",
@@ -27,6 +27,7 @@ __all__ = [
     "AddLabel",
     "AddObject",
     "AddProposals",
+    "AddRun",
     "Batch",
     "CommandError",
     "Found",

@@ -240,6 +240,14 @@ class Project:
         """Every proposal, on any item, that would get this label when accepted."""
         return self._review.with_label(label_id)
 
+    def release(self, item_ids: list[int]) -> None:
+        """Drop what memory holds of these items' proposals (a long run's batches are written and
+        released, so memory stays flat); they load again from the file when asked for."""
+        if self.store is None:
+            return
+        for item_id in item_ids:
+            self._review.release(item_id)
+
     def mask_frames(self, object_id: int) -> list[int]:
         """Frames on which the object has a mask, sorted."""
         return sorted(self._frame_set(object_id))

@@ -61,6 +61,11 @@ class ProposalIndex:
         else:
             self.counts.pop(proposal.item_id, None)
 
+    def release(self, item_id: int) -> None:
+        """Drop an item's loaded proposals from memory (its count stays); they load again on use."""
+        for proposal in self.by_item.pop(item_id, []):
+            self.by_id.pop(proposal.id, None)
+
     def forget_item(self, item_id: int) -> None:
         """An item is gone (its proposals were removed before it)."""
         self.by_item.pop(item_id, None)
@@ -159,6 +164,32 @@ class AddProposals:
             apply(RowChange("proposal", None, proposal, -1, len(project.proposals(self.item_id))))
             made.append(proposal)
         return run, made
+
+
+@dataclass(frozen=True)
+class AddRun:
+    """Record a model run that will add its proposals in later batches (AddProposals with its
+    `run_id`), such as a labelling run over a whole folder; returns the Run."""
+
+    source: str
+    engine: str = ""
+    model: str = ""
+    settings: str = "{}"
+
+    @property
+    def description(self) -> str:
+        """Undo-menu text."""
+        return "Start a run"
+
+    def run(self, project: Project, apply: Apply) -> Run:
+        """Plan and apply."""
+        try:
+            json.loads(self.settings)
+        except ValueError as error:
+            raise CommandError(f"run settings are not JSON: {error}") from None
+        run = Run(project.new_id("run"), self.source, self.engine, self.model, self.settings, _now())
+        apply(RowChange("run", None, run, -1, len(project.runs)))
+        return run
 
 
 def _chosen(

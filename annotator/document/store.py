@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".annot"
 APPLICATION_ID = 0x414E4E54  # "ANNT" in the SQLite header: marks the file as ours
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -79,6 +79,19 @@ CREATE INDEX proposals_by_run ON proposals (run_id);
 CREATE INDEX proposals_by_label ON proposals (label_id);
 """
 
+# Schema 5: per-item completion of a labelling run (`annotator label`): done (with how many instances,
+# zero included) or failed (with why), so that a resumed run skips what is done even after its
+# proposals were accepted or rejected.
+LABEL_SCHEMA = """
+CREATE TABLE label_items (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    frame INTEGER NOT NULL, status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    instances INTEGER NOT NULL, error TEXT, seconds REAL NOT NULL,
+    PRIMARY KEY (run_id, item_id, frame)) WITHOUT ROWID;
+CREATE INDEX label_items_by_item ON label_items (item_id);
+"""
+
 # Migrations from version N to N + 1, run in one transaction each after a backup copy is made.
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -100,7 +113,14 @@ def _add_proposals(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_frame_names, 2: _add_mask_scores, 3: _add_proposals}
+def _add_label_items(conn: sqlite3.Connection) -> None:
+    """Schema 5: the label_items table (per-item completion of a labelling run)."""
+    for statement in LABEL_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_frame_names, 2: _add_mask_scores, 3: _add_proposals, 4: _add_label_items}
 
 _TABLES = {"label": "labels", "item": "items", "object": "objects", "run": "runs", "proposal": "proposals"}
 _PARENT = {"label": None, "item": None, "object": "item_id", "run": None, "proposal": "item_id"}
@@ -173,7 +193,7 @@ class ProjectStore:
             raise ProjectError(target, f"folder {target.parent} does not exist")
         try:
             conn = _connect(target)
-            conn.executescript("BEGIN;" + SCHEMA + PROPOSALS_SCHEMA + "COMMIT;")
+            conn.executescript("BEGIN;" + SCHEMA + PROPOSALS_SCHEMA + LABEL_SCHEMA + "COMMIT;")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("INSERT INTO meta VALUES ('created_by', 'annotator')")
@@ -354,6 +374,31 @@ class ProjectStore:
         """Ids of the items having a proposal that would get this label."""
         rows = self._conn.execute("SELECT DISTINCT item_id FROM proposals WHERE label_id = ?", (label_id,))
         return [int(r[0]) for r in rows]
+
+    def items_with_objects(self) -> set[int]:
+        """Ids of the items that have at least one object (the user's own work)."""
+        return {int(r[0]) for r in self._conn.execute("SELECT DISTINCT item_id FROM objects")}
+
+    def label_statuses(self, run_id: int) -> dict[tuple[int, int], str]:
+        """(item id, frame) -> 'done' or 'failed' for what a labelling run recorded."""
+        rows = self._conn.execute("SELECT item_id, frame, status FROM label_items WHERE run_id = ?", (run_id,))
+        return {(int(item), int(frame)): str(status) for item, frame, status in rows}
+
+    def label_failures(self, run_id: int) -> list[tuple[int, int, str]]:
+        """(item id, frame, reason) of what a labelling run could not do, in item order."""
+        rows = self._conn.execute(
+            "SELECT item_id, frame, COALESCE(error, '') FROM label_items WHERE run_id = ? AND status = 'failed' "
+            "ORDER BY item_id, frame",
+            (run_id,),
+        )
+        return [(int(item), int(frame), str(error)) for item, frame, error in rows]
+
+    def write_label_items(self, run_id: int, rows: list[tuple[int, int, str, int, str | None, float]]) -> None:
+        """Record (item id, frame, status, instances, error, seconds) rows of a run (inside a transaction);
+        a row already there (an item retried) is replaced."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO label_items VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *row) for row in rows]
+        )
 
     def max_ids(self) -> dict[str, int]:
         """Largest id in use per row kind (0 when none)."""

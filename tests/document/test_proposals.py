@@ -22,6 +22,7 @@ from annotator.document import (
     RemoveItem,
     RemoveLabel,
 )
+from annotator.document.store import SCHEMA_VERSION
 
 H, W = 40, 60
 
@@ -177,6 +178,7 @@ def test_an_in_memory_project_saves_its_proposals(tmp_path: Path) -> None:
 def _as_schema_3(path: Path) -> None:
     """Make a project file as schema 3 wrote it: no runs or proposals tables."""
     conn = sqlite3.connect(str(path))
+    conn.execute("DROP TABLE label_items")
     conn.execute("DROP TABLE proposals")
     conn.execute("DROP TABLE runs")
     conn.execute("PRAGMA user_version = 3")
@@ -193,7 +195,7 @@ def test_a_schema_3_project_migrates_with_a_backup_and_takes_proposals(tmp_path:
     _as_schema_3(path)
     migrated = Project.open(path)
     try:
-        assert migrated.store._conn.execute("PRAGMA user_version").fetchone()[0] == 4  # type: ignore[union-attr]
+        assert migrated.store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # type: ignore[union-attr]
         assert migrated.mask(obj.id) == _square(5, 5) and migrated.proposal_counts() == {}
         migrated.execute(AddProposals(1, _found(), "everything", "classic"))
     finally:

@@ -1,0 +1,1 @@
+"""Pre-labelling a whole project with a model (`annotator label`): proposals, resumable, on all cores."""
