@@ -26,6 +26,7 @@ from scipy import ndimage
 
 from model.classic.features import BINS, Grid
 from model.errors import Cancelled
+from model.masks import fill_small, mask_box
 from model.protocol import EverythingSettings, Instance
 
 log = logging.getLogger(__name__)
@@ -282,21 +283,6 @@ def _nms(members: list[np.ndarray], areas: np.ndarray, leaf_areas: np.ndarray, i
     return kept
 
 
-def fill_small(mask: np.ndarray, min_area: int) -> np.ndarray | None:
-    """Drop islands and fill holes smaller than `min_area` pixels; None when nothing is left."""
-    if min_area <= 0:
-        return mask if mask.any() else None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
-    small = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] < min_area]
-    if small:
-        mask = mask | np.isin(labels, small)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    big = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_area]
-    if not big:
-        return None
-    return np.isin(labels, big) if len(big) < count - 1 else mask
-
-
 def propose(
     grid: Grid,
     settings: EverythingSettings,
@@ -342,15 +328,8 @@ def propose(
         mask = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
         if not mask.any():
             continue
-        instances.append(Instance(mask, _box(mask), score))
+        instances.append(Instance(mask, mask_box(mask), score))
     if progress is not None:
         progress(total, total)
     log.debug("classic everything: %d superpixels, %d candidates, %d proposals", n, len(candidates), len(instances))
     return instances
-
-
-def _box(mask: np.ndarray) -> np.ndarray:
-    """The xyxy box (pixel edges) of a non-empty mask, float32."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], np.float32)

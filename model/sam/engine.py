@@ -8,6 +8,7 @@ in `model.sam.video`; their model (with the memory modules) is loaded on first u
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,17 @@ import numpy as np
 from model.device import autocast, is_out_of_memory, move, pick_device, pick_precision, release
 from model.errors import EngineError, WeightsUnavailable
 from model.paths import weights_dir
-from model.protocol import Embedding, FrameSource, Prediction, Prompt, VideoSession, check_image
+from model.protocol import (
+    Embedding,
+    EverythingSettings,
+    FrameSource,
+    Instance,
+    Prediction,
+    Progress,
+    Prompt,
+    VideoSession,
+    check_image,
+)
 from model.sam.catalog import CATALOG
 from model.sam.families import FAMILIES, Family
 
@@ -26,6 +37,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 META_SUFFIXES = (".pt", ".pth")
+# What `everything` uses when given no settings.
+DEFAULT_EVERYTHING = EverythingSettings()
 
 
 def model_class(family: Family, video: bool) -> Any:
@@ -290,6 +303,20 @@ class SamEngine:
             return out.pred_masks[0, 0].float(), out.iou_scores[0, 0].float()
 
         return self.run(work)
+
+    def everything(
+        self,
+        embedding: Embedding,
+        settings: EverythingSettings = DEFAULT_EVERYTHING,
+        cancel: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> list[Instance]:
+        """Segment everything: a point grid decoded in batches, filtered and deduplicated (see model.sam.everything)."""
+        from model.sam.everything import everything
+
+        if embedding.model_id != self.model_id:
+            raise EngineError(f"embedding of model {embedding.model_id} given to {self.model_id}")
+        return everything(self, embedding, settings, cancel, progress)
 
     def empty(self, image_size: tuple[int, int]) -> Prediction:
         """No mask: what an empty prompt gives."""

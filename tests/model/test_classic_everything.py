@@ -14,8 +14,8 @@ from annotator.evaluation.bench import synthetic_scene
 from annotator.evaluation.metrics import iou
 from model import registry
 from model.classic.engine import ClassicEngine
-from model.classic.everything import fill_small
 from model.errors import Cancelled, EngineError
+from model.masks import fill_small
 from model.protocol import Embedding, EverythingSettings, ProposalMaker, supports
 
 
