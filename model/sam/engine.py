@@ -84,6 +84,8 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
     transformers.logging.set_verbosity_error()
     try:
         loaded, info = cls.from_pretrained(str(path), output_loading_info=True)
+        if info.get("missing_keys") and family.architecture == "sam3" and config_type(path) == "sam3_video":
+            loaded, info = cls.from_pretrained(str(path), output_loading_info=True, key_mapping=SAM3_VIDEO_KEYS)
     except (OSError, ValueError, RuntimeError, KeyError) as error:
         raise EngineError(f"cannot load model '{name}' from {path}: {error}") from error
     finally:
@@ -98,6 +100,16 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
     return loaded
 
 
+def config_type(path: Path) -> str | None:
+    """The model_type of a transformers weights folder's config.json (None when unreadable)."""
+    import json
+
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def weights_fingerprint(path: Path) -> str:
     """A short hash of the weight files' names, sizes and modification times: embeddings cached on
     disk belong to one set of weights, not just to a model name."""
@@ -109,6 +121,21 @@ def weights_fingerprint(path: Path) -> str:
         stat = file.stat()
         digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()[:8]
+
+
+def feature_arrays(embedding: Embedding) -> list[np.ndarray]:
+    """The image-feature levels of an embedding (features_0, features_1, ...), in order."""
+    count = sum(1 for key in embedding.data if key.startswith("features_"))
+    return [embedding.data[f"features_{i}"] for i in range(count)]
+
+
+# transformers' renaming of a SAM 3 video checkpoint (detector + tracker) for the tracker classes,
+# given explicitly when the built-in mapping leaves weights missing.
+SAM3_VIDEO_KEYS = {
+    r"^tracker_model\.(.+)": r"\1",
+    r"^detector_model\.vision_encoder\.backbone\.": "vision_encoder.backbone.",
+    r"^tracker_neck\.": "vision_encoder.neck.",
+}
 
 
 @dataclass(frozen=True)
@@ -239,7 +266,7 @@ class SamEngine:
     def features(self, embedding: Embedding) -> Any:
         """The embedding's features as the model's forward wants them."""
         torch = self._torch
-        levels = [torch.from_numpy(embedding.data[f"features_{i}"]).to(self.device) for i in range(len(embedding.data))]
+        levels = [torch.from_numpy(a).to(self.device) for a in feature_arrays(embedding)]
         return levels[0] if self.family.longest_side else levels
 
     def model_prompt(self, prompt: Prompt, image_size: tuple[int, int]) -> ModelPrompt | None:
@@ -280,7 +307,7 @@ class SamEngine:
         if self.runtime.startswith("onnx"):
             try:
                 _, decoder = self.onnx_parts()
-                features = [embedding.data[f"features_{i}"] for i in range(len(embedding.data))]
+                features = feature_arrays(embedding)
                 low, scores = decoder(features, inputs.points, inputs.labels, inputs.box, inputs.logits, multimask)
                 return torch.from_numpy(low), torch.from_numpy(scores)
             except EngineError as error:
@@ -395,4 +422,22 @@ def create_engine(
                 video.load_state_dict(loaded.state_dict(), strict=False)
             return video
 
+    folder = Path(weights) if weights else weights_dir() / model
+    if family.architecture == "sam3" and weights != "random" and config_type(folder) in ("sam3_video", "sam3"):
+        from model.sam.concepts import load_detector
+
+        detector, tokenizer = load_detector(model, folder)
+        from model.sam.concepts import Sam3ConceptEngine
+
+        return Sam3ConceptEngine(
+            family,
+            loaded,
+            f"{model_id}+concepts",
+            device or "auto",
+            precision,
+            video_loader,
+            runtime,
+            detector=detector,
+            tokenizer=tokenizer,
+        )
     return SamEngine(family, loaded, model_id, device or "auto", precision, video_loader, runtime)
