@@ -112,9 +112,20 @@ def everything(
 
 
 def _decode_points(engine: SamEngine, embedding: Embedding, points: np.ndarray) -> tuple[Any, Any]:
-    """(3B x h x w low-res logits, 3B predicted IoUs) for B single positive clicks in model pixels."""
+    """(3B x h x w low-res logits, 3B predicted IoUs) for B single positive clicks in model pixels.
+
+    On ONNX Runtime the clicks go one at a time through the engine's decoder graph (about three
+    times faster per click on the CPU than the batched torch decoder); otherwise in one torch batch.
+    """
     import torch
 
+    if engine.runtime.startswith("onnx"):
+        from model.sam.engine import ModelPrompt
+
+        one = np.ones(1, np.int64)
+        # (A decoder failure makes the engine go back to torch, for that click and the rest.)
+        pairs = [engine._decode(embedding, ModelPrompt(p[None], one, None, None), True) for p in points]
+        return torch.cat([low for low, _ in pairs]).float().cpu(), torch.cat([s for _, s in pairs]).float().cpu()
     count = len(points)
     coords = torch.from_numpy(np.ascontiguousarray(points, np.float32).reshape(1, count, 1, 2)).to(engine.device)
     labels = torch.ones((1, count, 1), dtype=torch.long, device=engine.device)

@@ -185,3 +185,15 @@ def test_box_nms_of_nothing_and_point_grid() -> None:
     assert grid.shape == (16, 2) and grid.min() == pytest.approx(0.125) and grid.max() == pytest.approx(0.875)
     logits = torch.tensor([[[2.0, 0.5], [-0.5, -2.0]]])
     assert float(stability_scores(logits)[0]) == pytest.approx(1 / 3)
+
+
+def test_onnx_runtime_gives_the_same_proposals(folders, engines, image) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("onnxruntime")
+    onnx = registry.create("sam2.1-tiny", weights=str(folders["sam2.1-tiny"]), device="cpu", runtime="onnx")
+    settings = EverythingSettings(points_per_side=3, **OPEN)
+    expected = engines["sam2.1-tiny"].everything(engines["sam2.1-tiny"].embed(image), settings)
+    got = onnx.everything(onnx.embed(image), settings)
+    assert onnx.runtime == "onnx" and len(got) == len(expected)
+    assert np.allclose([p.score for p in got], [p.score for p in expected], atol=1e-4)
+    for a, b in zip(got, expected, strict=True):
+        assert iou(a.mask, b.mask) > 0.98
