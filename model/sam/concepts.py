@@ -51,6 +51,18 @@ class Sam3ConceptEngine(SamEngine):
         self._vision: OrderedDict[int, tuple[Embedding, Any]] = OrderedDict()
         self._text: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
 
+    def video_model(self) -> Any:
+        """The tracker's video model, its ViT tied to the detector's as well."""
+        video = super().video_model()
+        video.vision_encoder.backbone = self.detector.vision_encoder.backbone
+        return video
+
+    def track_concept(self, frames: Any, every: int = 10, new_score: float = 0.5) -> Any:
+        """A ConceptTracker over `frames`: detect, track every instance, re-detect every `every` frames."""
+        from model.sam.concept_video import ConceptTracker
+
+        return ConceptTracker(self, frames, every=every, new_score=new_score)
+
     # -- one embedding for clicks and concepts
 
     def embed(self, image: np.ndarray) -> Embedding:
