@@ -32,6 +32,8 @@ EXEMPLAR_TEXT = "visual"
 # Images whose detector features are kept, and phrases whose text features are kept.
 IMAGES_KEPT = 2
 PHRASES_KEPT = 64
+# Phrases sent through the detector in one batch (each one's masks are 200 x 288 x 288 logits).
+PHRASES_PER_CALL = 4
 
 
 class Sam3ConceptEngine(SamEngine):
@@ -156,21 +158,75 @@ class Sam3ConceptEngine(SamEngine):
         out = self.detector(
             vision_embeds=self.vision_embeds(embedding), text_embeds=text, attention_mask=mask, **kwargs
         )
-        scores = (out.pred_logits[0].float().sigmoid() * out.presence_logits[0].float().sigmoid()).cpu()
-        keep = torch.nonzero(scores >= concept.min_score).flatten()
+        return self._instances(out, 0, embedding.image_size, concept.min_score, concept.text)
+
+    def _instances(
+        self, out: Any, index: int, image_size: tuple[int, int], min_score: float, label: str | None
+    ) -> list[Instance]:
+        """The instances of batch element `index` of a detector output, scoring >= min_score, best first."""
+        torch = self._torch
+        scores = (out.pred_logits[index].float().sigmoid() * out.presence_logits[index].float().sigmoid()).cpu()
+        keep = torch.nonzero(scores >= min_score).flatten()
         keep = keep[torch.argsort(scores[keep], descending=True)]
         if len(keep) == 0:
             return []
-        height, width = embedding.image_size
-        masks = self.family.masks_to_image(out.pred_masks[0][keep].float(), (height, width), self.size)
+        height, width = image_size
+        masks = self.family.masks_to_image(out.pred_masks[index][keep].float(), (height, width), self.size)
         scale = np.array([width, height, width, height], np.float32)
-        pred_boxes = out.pred_boxes[0][keep].float().cpu().numpy() * scale
+        pred_boxes = out.pred_boxes[index][keep].float().cpu().numpy() * scale
         instances = []
         for mask, box, score in zip(masks, pred_boxes, scores[keep].tolist(), strict=True):
             if mask.any():
-                box = np.clip(box, 0, scale).astype(np.float32)
-                instances.append(Instance(mask, box, float(score), concept.text))
+                instances.append(Instance(mask, np.clip(box, 0, scale).astype(np.float32), float(score), label))
         return instances
+
+    def find_phrases(
+        self,
+        embedding: Embedding,
+        phrases: list[str],
+        min_score: float,
+        cancel: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> list[Instance]:
+        """Every instance of each phrase (labelled with it), PHRASES_PER_CALL phrases per detector call; best first."""
+        if embedding.model_id != self.model_id or "vit" not in embedding.data:
+            raise EngineError(f"embedding of model {embedding.model_id} given to {self.model_id}")
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+        from transformers.models.sam3.modeling_sam3 import Sam3VisionEncoderOutput
+
+        torch = self._torch
+        found: list[Instance] = []
+        for start in range(0, len(phrases), PHRASES_PER_CALL):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("finding the project's labels was cancelled")
+            chunk = phrases[start : start + PHRASES_PER_CALL]
+
+            def work(chunk: list[str] = chunk) -> list[Instance]:
+                texts = [self.text_embeds(p) for p in chunk]
+                pooled = torch.cat([t.pooler_output for t, _ in texts])
+                mask = torch.cat([m for _, m in texts])
+                vision = self.vision_embeds(embedding)
+                count = len(chunk)
+                batched = Sam3VisionEncoderOutput(
+                    last_hidden_state=vision.last_hidden_state.expand(count, -1, -1),
+                    fpn_hidden_states=tuple(f.expand(count, -1, -1, -1) for f in vision.fpn_hidden_states),
+                    fpn_position_encoding=tuple(p.expand(count, -1, -1, -1) for p in vision.fpn_position_encoding),
+                )
+                out = self.detector(
+                    vision_embeds=batched,
+                    text_embeds=BaseModelOutputWithPooling(pooler_output=pooled),
+                    attention_mask=mask,
+                )
+                return [
+                    i
+                    for b, phrase in enumerate(chunk)
+                    for i in self._instances(out, b, embedding.image_size, min_score, phrase)
+                ]
+
+            found += self.run(work)
+            if progress is not None:
+                progress(min(start + PHRASES_PER_CALL, len(phrases)), len(phrases))
+        return sorted(found, key=lambda i: -i.score)
 
     def everything(
         self,
@@ -182,15 +238,8 @@ class Sam3ConceptEngine(SamEngine):
         """With `settings.concepts`: every instance of each phrase, labelled with it; else the tracker's point grid."""
         if not settings.concepts:
             return super().everything(embedding, settings, cancel, progress)
-        found: list[Instance] = []
         phrases = list(dict.fromkeys(p.strip() for p in settings.concepts if p.strip()))
-        for index, phrase in enumerate(phrases):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("finding the project's labels was cancelled")
-            found += self.find(embedding, Concept(phrase, min_score=settings.concept_min_score))
-            if progress is not None:
-                progress(index + 1, len(phrases))
-        return sorted(found, key=lambda i: -i.score)
+        return self.find_phrases(embedding, phrases, settings.concept_min_score, cancel, progress)
 
 
 def exemplar_boxes(concept: Concept, image_size: tuple[int, int]) -> np.ndarray | None:

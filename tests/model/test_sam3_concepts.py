@@ -146,7 +146,18 @@ def test_everything_finds_each_label(engine, embedding) -> None:  # type: ignore
     progress: list[tuple[int, int]] = []
     settings = EverythingSettings(concepts=("cat", "dog", "cat"), concept_min_score=0.0)
     found = engine.everything(embedding, settings, progress=lambda d, t: progress.append((d, t)))
-    assert {i.label for i in found} == {"cat", "dog"} and progress == [(1, 2), (2, 2)]
+    assert {i.label for i in found} == {"cat", "dog"} and progress == [(2, 2)]
+    # Batched phrases give what one phrase at a time gives.
+    single = engine.find(embedding, Concept("cat", min_score=0.0)) + engine.find(
+        embedding, Concept("dog", min_score=0.0)
+    )
+    assert np.allclose(sorted(i.score for i in found), sorted(i.score for i in single), atol=1e-6)
+    batched_area, single_area = sum(i.mask.sum() for i in found), sum(i.mask.sum() for i in single)
+    assert abs(int(batched_area) - int(single_area)) <= 1e-4 * single_area  # a pixel where a logit is about 0
+    many = [f"label {c}" for c in "abcdefghij"]
+    calls: list[tuple[int, int]] = []
+    engine.find_phrases(embedding, many, 0.0, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(4, 10), (8, 10), (10, 10)]
     assert [i.score for i in found] == sorted((i.score for i in found), reverse=True)
     cancel = threading.Event()
     cancel.set()
