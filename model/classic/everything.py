@@ -2,12 +2,15 @@
 
 No weights. Steps, all on the working grid:
 1. superpixels: a watershed of the colour-contrast map from one seed per cell of a
-   points_per_side x points_per_side lattice (each seed at its cell's weakest edge);
-2. a region hierarchy: adjacent regions merge, weakest shared boundary and most similar colour
-   first (two orders: boundary-led and colour-led), every merged region is a candidate;
+   points_per_side x points_per_side lattice (each seed at its cell's weakest edge), and again
+   at half that density;
+2. region hierarchies: adjacent regions merge, weakest shared boundary and most similar colour
+   first (two orders: boundary-led and colour-led, at both densities), every merged region is a
+   candidate;
 3. scores: how much stronger a region's outer boundary is than its inside, times its compactness,
    mapped to [0, 1];
-4. greedy mask NMS (regions are unions of superpixels, so their overlaps are exact and cheap),
+4. greedy mask NMS (regions are unions of "atoms", the cells sharing a superpixel at both
+   densities, so their overlaps are exact and cheap),
    small regions dropped and small holes filled (min_area), best first.
 """
 
@@ -37,6 +40,8 @@ OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
 MAX_COVER = 0.9
 # At most this many proposals are returned.
 MAX_PROPOSALS = 200
+# The merge orders, one region hierarchy each (see _costs).
+MODES = ("boundary", "colour")
 
 
 @dataclass
@@ -138,9 +143,7 @@ def _leaves(labels: np.ndarray, grid: Grid) -> tuple[list[_Region], dict[tuple[i
     return leaves, pairs
 
 
-def _costs(
-    k: int, ids: list[int], shared: np.ndarray, norms: np.ndarray, areas: np.ndarray, colour_led: bool
-) -> np.ndarray:
+def _costs(k: int, ids: list[int], shared: np.ndarray, norms: np.ndarray, areas: np.ndarray, mode: str) -> np.ndarray:
     """Merge costs of region k with each adjacent region (shared: Kx2 contrast sums, edge counts).
 
     Low when the shared boundary is weak and the colours alike; growing with the merged size
@@ -149,8 +152,10 @@ def _costs(
     dissimilar = 1.0 - np.minimum(norms[ids], norms[k]).sum(axis=1) / 3.0
     boundary = shared[:, 0] / np.maximum(shared[:, 1], 1.0)
     size = areas[k] + areas[ids]
-    if colour_led:
+    if mode == "colour":
         return dissimilar + 0.5 * size + 0.2 * boundary
+    if mode == "edge":
+        return boundary + 0.5 * size
     return boundary * (0.5 + dissimilar) + 0.5 * size
 
 
@@ -158,7 +163,7 @@ def hierarchy(
     leaves: list[_Region],
     pairs: dict[tuple[int, int], list[float]],
     total_area: float,
-    colour_led: bool,
+    mode: str,
     cancel: threading.Event | None,
     tick: Callable[[], None],
 ) -> list[tuple[_Region, float, float]]:
@@ -186,7 +191,7 @@ def hierarchy(
         ids = list(neighbours[k])
         shared = np.array([neighbours[k][o] for o in ids]).reshape(-1, 2)
         if ids:
-            costs = _costs(k, ids, shared, norms, areas, colour_led)
+            costs = _costs(k, ids, shared, norms, areas, mode)
             at = int(np.argmin(costs))
             heapq.heappush(heap, (float(costs[at]), k, ids[at]))
         return shared
@@ -292,10 +297,11 @@ def propose(
     """Object proposals of a grid, best score first (see the module docstring)."""
     h, w = grid.size
     height, width = grid.image_size
-    labels = superpixels(grid, max(2, settings.points_per_side))
-    leaves, pairs = _leaves(labels, grid)
-    n = len(leaves)
-    total = 2 * max(n - 1, 1) + 1
+    per_side = max(2, settings.points_per_side)
+    scales = sorted({per_side, max(2, per_side // 2)}, reverse=True)
+    label_maps = [superpixels(grid, side) for side in scales]
+    graphs = [_leaves(labels, grid) for labels in label_maps]
+    total = sum(2 * max(len(leaves) - 1, 1) for leaves, _ in graphs) + 1
     done = [0]
 
     def tick() -> None:
@@ -303,25 +309,33 @@ def propose(
         if progress is not None:
             progress(done[0], total)
 
+    # Atoms: the cells sharing one superpixel at every scale; every region is a union of atoms.
+    combined = np.zeros((h, w), np.int64)
+    for labels in label_maps:
+        combined = combined * (int(labels.max()) + 1) + labels
+    _, first, atom_flat = np.unique(combined.ravel(), return_index=True, return_inverse=True)
+    atoms = atom_flat.reshape(h, w)
+    atom_areas = np.bincount(atom_flat).astype(np.float32)
     candidates: list[tuple[float, np.ndarray, float]] = []
-    cell_area = (height * width) / float(h * w)
-    min_cells = settings.min_area / cell_area
-    for colour_led in (False, True):
-        for region, outer_sum, outer_count in hierarchy(leaves, pairs, float(h * w), colour_led, cancel, tick):
-            if region.area < min_cells or region.area > MAX_COVER * h * w:
-                continue
-            score = _score(region, outer_sum, outer_count, float(h * w))
-            candidates.append((score, np.array(region.members), region.area))
+    min_cells = settings.min_area * (h * w) / float(height * width)
+    for labels, (leaves, pairs) in zip(label_maps, graphs, strict=True):
+        leaf_of_atom = labels.ravel()[first]
+        for mode in MODES:
+            for region, outer_sum, outer_count in hierarchy(leaves, pairs, float(h * w), mode, cancel, tick):
+                if region.area < min_cells or region.area > MAX_COVER * h * w:
+                    continue
+                score = _score(region, outer_sum, outer_count, float(h * w))
+                members = np.flatnonzero(np.isin(leaf_of_atom, region.members))
+                candidates.append((score, members, region.area))
     candidates.sort(key=lambda c: -c[0])
-    leaf_areas = np.array([leaf.area for leaf in leaves], np.float32)
     areas = np.array([c[2] for c in candidates], np.float32)
-    kept = _nms([c[1] for c in candidates], areas, leaf_areas, settings.nms_iou, MAX_PROPOSALS)
+    kept = _nms([c[1] for c in candidates], areas, atom_areas, settings.nms_iou, MAX_PROPOSALS)
     instances = []
     for row in kept:
         if cancel is not None and cancel.is_set():
             raise Cancelled("segment everything was cancelled")
         score, members, _ = candidates[row]
-        cells = fill_small(np.isin(labels, members), int(np.ceil(min_cells)))
+        cells = fill_small(np.isin(atoms, members), int(np.ceil(min_cells)))
         if cells is None:
             continue
         soft = cv2.GaussianBlur(cells.astype(np.float32), (3, 3), 0)
@@ -331,5 +345,5 @@ def propose(
         instances.append(Instance(mask, mask_box(mask), score))
     if progress is not None:
         progress(total, total)
-    log.debug("classic everything: %d superpixels, %d candidates, %d proposals", n, len(candidates), len(instances))
+    log.debug("classic everything: scales %s, %d candidates, %d proposals", scales, len(candidates), len(instances))
     return instances
