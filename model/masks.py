@@ -18,18 +18,49 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
 
 
 def fill_small(mask: np.ndarray, min_area: int) -> np.ndarray | None:
-    """Fill holes and drop islands smaller than `min_area` pixels; None when nothing is left."""
+    """Fill holes and drop islands smaller than `min_area` pixels; None when nothing is left.
+
+    Works inside the mask's box (plus a one-pixel margin, so the outside stays one component).
+    """
+    if not mask.any():
+        return None
     if min_area <= 0:
-        return mask if mask.any() else None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
-    small = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] < min_area]
+        return mask
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    y0, y1 = max(0, ys[0] - 1), min(mask.shape[0], ys[-1] + 2)
+    x0, x1 = max(0, xs[0] - 1), min(mask.shape[1], xs[-1] + 2)
+    crop = mask[y0:y1, x0:x1]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~crop).astype(np.uint8), connectivity=4)
+    # Sides where the crop has a margin row/column (all outside the mask) rather than the image's edge.
+    margins = (y0 < ys[0], x0 < xs[0], y1 > ys[-1] + 1, x1 > xs[-1] + 1)
+    small = [
+        i
+        for i in range(1, count)
+        if stats[i, cv2.CC_STAT_AREA] < min_area and not _touches_margin(stats[i], crop.shape, margins)
+    ]
     if small:
-        mask = mask | np.isin(labels, small)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        crop = crop | np.isin(labels, small)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
     big = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_area]
     if not big:
         return None
-    return np.isin(labels, big) if len(big) < count - 1 else mask
+    if len(big) < count - 1:
+        crop = np.isin(labels, big)
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = crop
+    return out
+
+
+def _touches_margin(stat: np.ndarray, shape: tuple[int, ...], margins: tuple[bool, bool, bool, bool]) -> bool:
+    """Whether a background component reaches one of the crop's margins (top, left, bottom, right):
+    then it is part of the outside, not a hole."""
+    x, y = stat[cv2.CC_STAT_LEFT], stat[cv2.CC_STAT_TOP]
+    w, h = stat[cv2.CC_STAT_WIDTH], stat[cv2.CC_STAT_HEIGHT]
+    top, left, bottom, right = margins
+    return bool(
+        (top and y == 0) or (left and x == 0) or (bottom and y + h == shape[0]) or (right and x + w == shape[1])
+    )
 
 
 def box_iou(a: Any, b: Any) -> Any:

@@ -320,12 +320,15 @@ def propose(
     min_cells = settings.min_area * (h * w) / float(height * width)
     for labels, (leaves, pairs) in zip(label_maps, graphs, strict=True):
         leaf_of_atom = labels.ravel()[first]
+        chosen = np.zeros(len(leaves), bool)
         for mode in MODES:
             for region, outer_sum, outer_count in hierarchy(leaves, pairs, float(h * w), mode, cancel, tick):
                 if region.area < min_cells or region.area > MAX_COVER * h * w:
                     continue
                 score = _score(region, outer_sum, outer_count, float(h * w))
-                members = np.flatnonzero(np.isin(leaf_of_atom, region.members))
+                chosen[:] = False
+                chosen[region.members] = True
+                members = np.flatnonzero(chosen[leaf_of_atom])
                 candidates.append((score, members, region.area))
     candidates.sort(key=lambda c: -c[0])
     areas = np.array([c[2] for c in candidates], np.float32)
@@ -335,7 +338,9 @@ def propose(
         if cancel is not None and cancel.is_set():
             raise Cancelled("segment everything was cancelled")
         score, members, _ = candidates[row]
-        cells = fill_small(np.isin(atoms, members), int(np.ceil(min_cells)))
+        inside = np.zeros(len(atom_areas), bool)
+        inside[members] = True
+        cells = fill_small(inside[atoms], int(np.ceil(min_cells)))
         if cells is None:
             continue
         soft = cv2.GaussianBlur(cells.astype(np.float32), (3, 3), 0)

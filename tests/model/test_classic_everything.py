@@ -122,3 +122,26 @@ def test_shared_images_have_a_matching_proposal(engine: ClassicEngine, shared_da
         proposals = engine.everything(engine.embed(image))
         best.append(max(iou(p.mask, gt, ignore) for p in proposals))
     assert float(np.mean(best)) >= 0.6
+
+
+def test_fill_small_matches_whole_image_components() -> None:
+    """Cropping to the mask's box changes nothing against connected components over the whole image."""
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        # Blobs in a window that may or may not reach the image's edges.
+        seeds = np.zeros((40, 50), bool)
+        y0, x0 = rng.integers(0, 20, 2)
+        y1, x1 = y0 + rng.integers(5, 25), x0 + rng.integers(5, 35)
+        seeds[y0:y1, x0:x1] = rng.random((min(y1, 40) - y0, min(x1, 50) - x0)) > 0.8
+        mask = cv2.dilate(seeds.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        min_area = int(rng.integers(1, 30))
+        expected = mask.copy()
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+        # The outside of the whole mask (the largest background part) is never a hole.
+        for i in range(1, count):
+            if stats[i, cv2.CC_STAT_AREA] < min_area:
+                expected |= labels == i
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(expected.astype(np.uint8), connectivity=8)
+        expected = np.isin(labels, [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_area])
+        got = fill_small(mask, min_area)
+        assert np.array_equal(got if got is not None else np.zeros_like(mask), expected)
