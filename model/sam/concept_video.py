@@ -5,6 +5,8 @@ each instance becomes an ordinary object of the engine's streaming video session
 its mask), so it is tracked forward and/or backward with bounded memory and clicks can correct it
 afterwards through `session`. A detection on a later frame whose mask overlaps no tracked mask by
 more than `match_iou` (and scores at least `new_score`) is a new object from that frame on.
+Exemplar boxes describe the frame they were drawn on (SAM 3 pools that image's features under
+them), so on later keyframes the exemplars are the boxes of the objects tracked there instead.
 Unlike transformers' Sam3VideoModel this accepts exemplar boxes, runs the detector only on
 keyframes and has no hot-start delay.
 """
@@ -85,9 +87,22 @@ class ConceptTracker:
             if frame != start and abs(frame - start) % self.every == 0:
                 if cancel is not None and cancel.is_set():
                     return
-                self._detect(frame, concept, masks, self.new_score)
+                self._detect(frame, keyframe_concept(concept, masks), masks, self.new_score)
             yield frame, masks
 
     def close(self) -> None:
         """Release the video session."""
         self.session.close()
+
+
+def keyframe_concept(concept: Concept, tracked: dict[int, np.ndarray]) -> Concept:
+    """The concept to detect on a later keyframe: its phrase, and when it was given by exemplars, the
+    boxes of the objects tracked on that frame as positive exemplars."""
+    if not len(concept.boxes):
+        return concept
+    from model.masks import mask_box
+
+    boxes = [mask_box(mask) for mask in tracked.values() if mask.any()]
+    if not boxes:  # nothing tracked there: the original exemplars are all there is
+        return concept
+    return Concept(concept.text, np.stack(boxes), np.ones(len(boxes), np.int32), concept.min_score)

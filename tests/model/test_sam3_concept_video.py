@@ -92,3 +92,27 @@ def test_the_real_detector_runs_through_a_clip(engine) -> None:  # type: ignore[
     assert len(tracker.found_on) >= 1 and set(tracker.found_on.values()) == {0}
     assert mask_iou(np.ones(SIZE, bool), np.ones(SIZE, bool)) == 1.0
     tracker.close()
+
+
+def test_exemplars_on_later_keyframes_are_the_tracked_objects(engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    asked: dict[int, Concept] = {}
+
+    def answer(embedding, concept):  # type: ignore[no-untyped-def]
+        asked[embedding] = concept
+        return [region(5, 5, 30, 30)] if embedding == 0 else []
+
+    monkeypatch.setattr(engine, "embed", lambda image: int(image[0, 0, 0]))
+    monkeypatch.setattr(engine, "find", answer)
+    tracker = engine.track_concept(frames(5), every=2)
+    drawn = Concept(None, boxes=[[5, 5, 30, 30]], box_labels=[1])
+    seen = dict(tracker.track(0, drawn))
+    assert asked[0] is drawn and sorted(asked) == [0, 2, 4]
+    for frame in (2, 4):
+        tracked = seen[frame][1]
+        if tracked.any():
+            ys, xs = np.nonzero(tracked)
+            assert asked[frame].boxes.tolist() == [[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]
+            assert asked[frame].box_labels.tolist() == [1]
+        else:
+            assert asked[frame] is drawn
+    tracker.close()
