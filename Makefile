@@ -48,7 +48,12 @@ $(ULTRA_VENV)/.installed:
 		&& $(ULTRA_VENV)/bin/pip install -q --no-deps ultralytics torchvision==0.28.0 \
 		&& $(ULTRA_VENV)/bin/pip install -q numpy opencv-python-headless pyyaml pillow matplotlib && touch $@
 
-test: lint $(LABELME_VENV)/.installed $(DATUMARO_VENV)/.installed $(ULTRA_VENV)/.installed
+# The Khronos glTF validator (npm, pinned in packaging/node/package.json) checks every GLB the 3D tests
+# write; without node or the registry those checks are skipped, never failed.
+packaging/node/node_modules/.installed: packaging/node/package.json
+	-cd packaging/node && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
+test: lint $(LABELME_VENV)/.installed $(DATUMARO_VENV)/.installed $(ULTRA_VENV)/.installed packaging/node/node_modules/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 # The one-folder app dist/annotator/annotator (packaging/annotator.spec). Small by default (classic

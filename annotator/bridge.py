@@ -17,18 +17,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from model import registry
 from model.cache import EmbeddingCache, embedding_key
-from model.protocol import Embedding, Engine, Prompt, check_image
+from model.protocol import Embedding, Engine, Prompt, check_image, supports
 
 log = logging.getLogger(__name__)
 
 DISK_CACHE_AFTER_S = 0.25  # embeddings slower than this to compute are also kept on disk
+Quick = Literal["none", "first", "only"]
 PRIORITY_ENGINE, PRIORITY_EMBED, PRIORITY_INTERACTIVE, PRIORITY_PREFETCH, PRIORITY_JOB = range(5)
 
 
@@ -71,6 +72,7 @@ class EngineBridge(QObject):
     engine_ready = Signal(str, str, str)  # engine name, model id, device
     embedded = Signal(int, object, float)  # request id, key, milliseconds
     predicted = Signal(int, object, object, float)  # request id, key, Prediction, milliseconds
+    previewed = Signal(int, object, object, float)  # request id, key, quick first Prediction, milliseconds
     job_yielded = Signal(int, object)  # job id, one result of the generator
     job_finished = Signal(int, bool)  # job id, cancelled
     errored = Signal(int, str, str)  # request id, request kind, message
@@ -123,9 +125,14 @@ class EngineBridge(QObject):
                 self._sources.popitem(last=False)
         return self._submit(priority, "embed", {"key": key, "image": image}, coalesce=coalesce)
 
-    def predict(self, key: Any, prompt: Prompt, coalesce: str | None = None) -> int:
-        """Masks for `prompt` on the image embedded under `key`; same `coalesce` tags replace each other."""
-        return self._submit(PRIORITY_INTERACTIVE, "predict", {"key": key, "prompt": prompt}, coalesce=coalesce)
+    def predict(self, key: Any, prompt: Prompt, coalesce: str | None = None, quick: Quick = "none") -> int:
+        """Masks for `prompt` on the image embedded under `key`; same `coalesce` tags replace each other.
+
+        With an engine that has a `preview` step, quick="first" emits its quick mask (previewed)
+        before the full prediction, and quick="only" answers with the quick mask alone (predicted).
+        """
+        payload = {"key": key, "prompt": prompt, "quick": quick}
+        return self._submit(PRIORITY_INTERACTIVE, "predict", payload, coalesce=coalesce)
 
     def run_job(self, make: Callable[[Engine, threading.Event], Iterator[Any]]) -> int:
         """Run a long generator job `make(engine, cancel)`; each yielded value arrives via job_yielded."""
@@ -142,6 +149,17 @@ class EngineBridge(QObject):
             for request in self._heap:
                 if request.id == request_id:
                     request.cancelled = True
+
+    def embedding_for(self, key: Any, image: np.ndarray | Callable[[], np.ndarray]) -> Embedding:
+        """The embedding under `key`, made from `image` when missing; call it only on the engine
+        thread, from inside a job (a Find or Everything run on the image on screen)."""
+        with self._cond:
+            cached = self._embeddings.get(key)
+        if cached is None:
+            self._embed_now(0, key, image)
+            with self._cond:
+                cached = self._embeddings[key]
+        return cached
 
     def has_embedding(self, key: Any) -> bool:
         """True when `key` has been embedded (a cheap, thread-safe look)."""
@@ -211,6 +229,15 @@ class EngineBridge(QObject):
             if embedding is None:
                 raise RuntimeError("this image was never given to the engine; open it again")
             started = time.perf_counter()
+            quick = payload.get("quick", "none")
+            if quick != "none" and supports(engine, "preview"):
+                first = engine.preview(embedding, payload["prompt"])  # type: ignore[attr-defined]
+                ms = (time.perf_counter() - started) * 1000
+                if quick == "only":
+                    self.predicted.emit(request.id, payload["key"], first, ms)
+                    return
+                self.previewed.emit(request.id, payload["key"], first, ms)
+                started = time.perf_counter()
             prediction = engine.predict(embedding, payload["prompt"])
             self.predicted.emit(request.id, payload["key"], prediction, (time.perf_counter() - started) * 1000)
         elif request.kind == "job":

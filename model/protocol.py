@@ -229,6 +229,15 @@ Progress = Any
 
 
 @runtime_checkable
+class Previewer(Protocol):
+    """An engine whose full `predict` is slow enough to show a quick first mask before it (classic)."""
+
+    def preview(self, embedding: Embedding, prompt: Prompt) -> Prediction:
+        """One quick candidate for `prompt`, which `predict` on the same prompt then refines."""
+        ...
+
+
+@runtime_checkable
 class ConceptFinder(Protocol):
     """An engine that finds every instance of a concept on an embedded image (SAM 3)."""
 
@@ -252,7 +261,7 @@ class ProposalMaker(Protocol):
         ...
 
 
-def supports(engine: object, step: Literal["find", "everything"]) -> bool:
+def supports(engine: object, step: Literal["find", "everything", "preview"]) -> bool:
     """Whether a loaded engine offers an optional protocol step (the GUI offers only those)."""
     return callable(getattr(engine, step, None))
 

@@ -1,4 +1,4 @@
-"""Command line: `annotator [PATH]` opens the GUI; subcommands convert, eval, bench, models.
+"""Command line: `annotator [PATH]` opens the GUI; subcommands convert, eval, bench, models, 3d.
 
 Each subcommand lives in `annotator/cli/<name>.py` and exposes
 `register(subparsers: argparse._SubParsersAction) -> None`, which adds its parser and sets
@@ -17,7 +17,7 @@ from annotator import __version__
 
 log = logging.getLogger(__name__)
 
-SUBCOMMANDS: tuple[str, ...] = ("convert", "eval", "bench", "models")
+SUBCOMMANDS: tuple[str, ...] = ("convert", "eval", "bench", "models", "threed")
 
 
 def _build_parser() -> argparse.ArgumentParser:

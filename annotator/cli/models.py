@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     """Carry out the action."""
     from model.errors import EngineError
     from model.paths import weights_dir
-    from model.sam.catalog import CATALOG
+    from model.sam.catalog import KNOWN
     from model.sam.weights import download, import_checkpoint, import_folder, installed
 
     if args.action in (None, "list"):
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print("| name | hub id | size | licence | gated | installed |")
         print("|---|---|---|---|---|---|")
         print("| classic | (none: no weights) | 0 MB | MIT | no | yes |")
-        for name, entry in CATALOG.items():
+        for name, entry in KNOWN.items():
             state = "yes" if installed(name) else "no"
             gated = "yes" if entry.gated else "no"
             print(f"| {name} | {entry.hub_id} | {entry.size_mb} MB | {entry.licence} | {gated} | {state} |")

@@ -17,15 +17,19 @@ from annotator.document.commands import (
     UpdateObject,
 )
 from annotator.document.mask import Mask
-from annotator.document.model import Item, Label, MaskRecord, Object, Prompts
+from annotator.document.model import Item, Label, MaskRecord, Object, Prompts, Proposal, Run
 from annotator.document.project import Project
+from annotator.document.proposals import AcceptProposals, AddProposals, Found, RejectProposals
 
 __all__ = [
+    "AcceptProposals",
     "AddItem",
     "AddLabel",
     "AddObject",
+    "AddProposals",
     "Batch",
     "CommandError",
+    "Found",
     "Item",
     "Label",
     "Mask",
@@ -35,9 +39,12 @@ __all__ = [
     "Object",
     "Project",
     "Prompts",
+    "Proposal",
+    "RejectProposals",
     "RemoveItem",
     "RemoveLabel",
     "RemoveObject",
+    "Run",
     "SetMask",
     "UpdateItem",
     "UpdateLabel",

@@ -105,6 +105,9 @@ class RemoveLabel:
         for obj in project.objects_with_label(label.id):
             index = project.objects(obj.item_id).index(obj)
             apply(RowChange("object", obj, replace(obj, label_id=None), index, index))
+        for proposal in project.proposals_with_label(label.id):
+            index = project.proposals(proposal.item_id).index(proposal)
+            apply(RowChange("proposal", proposal, replace(proposal, label_id=None), index, index))
         apply(RowChange("label", label, None, project.labels.index(label), -1))
 
 
@@ -167,7 +170,7 @@ class UpdateItem:
 
 @dataclass(frozen=True)
 class RemoveItem:
-    """Delete an item with all its objects and masks."""
+    """Delete an item with all its objects, masks and proposals."""
 
     item_id: int
 
@@ -181,6 +184,9 @@ class RemoveItem:
         item = project.item(self.item_id)
         for obj in list(reversed(project.objects(item.id))):
             RemoveObject(obj.id, force=True).run(project, apply)
+        proposals = project.proposals(item.id)
+        for index in reversed(range(len(proposals))):
+            apply(RowChange("proposal", proposals[index], None, index, -1))
         apply(RowChange("item", item, None, project.items.index(item), -1))
 
 

@@ -147,3 +147,32 @@ class MaskRecord:
     def with_mask(self, mask: Mask) -> MaskRecord:
         """Same record with another mask."""
         return replace(self, mask=mask)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model run that made proposals: what kind (`source`: 'everything', 'find', ...), which engine
+    and model, its settings (a JSON object as text) and when it ran (ISO 8601, UTC)."""
+
+    id: int
+    source: str
+    engine: str
+    model: str = ""
+    settings: str = "{}"
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A model-made object waiting for review on one frame of an item: its mask, the model's score in
+    [0, 1], the run that made it, the phrase it answers (None for 'everything') and the label it gets
+    when accepted (None: the phrase's label, found or made by name at acceptance, or no label)."""
+
+    id: int
+    item_id: int
+    run_id: int
+    mask: Mask
+    score: float
+    frame: int = 0
+    phrase: str | None = None
+    label_id: int | None = None

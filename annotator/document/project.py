@@ -22,7 +22,8 @@ from annotator.document.commands import CommandError
 from annotator.document.events import ProjectEvents
 from annotator.document.history import History, Step
 from annotator.document.mask import Mask
-from annotator.document.model import FrameState, Item, Label, MaskRecord, Object, frame_state
+from annotator.document.model import FrameState, Item, Label, MaskRecord, Object, Proposal, Run, frame_state
+from annotator.document.proposals import ProposalIndex
 from annotator.document.store import ProjectStore
 from annotator.errors import ProjectError
 
@@ -51,6 +52,7 @@ class Project:
         self._object_by_id: dict[int, Object] = {}
         self._masks: OrderedDict[tuple[int, int], _MaskEntry] = OrderedDict()
         self._frames: dict[int, set[int]] = {}
+        self._review = ProposalIndex(lambda: self.store)
         self._next_ids = {k: v + 1 for k, v in (store.max_ids() if store else {}).items()}
         self._memory_only = False
         self._pending: list[Any] = []
@@ -125,8 +127,13 @@ class Project:
         with store.transaction():
             for index, label in enumerate(self._labels):
                 store.insert_row("label", label, [lab.id for lab in self._labels[: index + 1]], index)
+            for index, run in enumerate(self.runs):
+                store.insert_row("run", run, [r.id for r in self.runs[: index + 1]], index)
             for index, item in enumerate(self._items):
                 store.insert_row("item", item, [it.id for it in self._items[: index + 1]], index)
+                proposals = self.proposals(item.id)
+                for position, proposal in enumerate(proposals):
+                    store.insert_row("proposal", proposal, [p.id for p in proposals[: position + 1]], position)
                 objects = self.objects(item.id)
                 for position, obj in enumerate(objects):
                     store.insert_row("object", obj, [o.id for o in objects[: position + 1]], position)
@@ -194,6 +201,44 @@ class Project:
             for item_id in self.store.items_using_label(label_id):
                 self.objects(item_id)
         return [obj for objs in self._objects.values() for obj in objs if obj.label_id == label_id]
+
+    @property
+    def runs(self) -> list[Run]:
+        """The model runs that made proposals, oldest first (do not mutate)."""
+        return self._review.runs
+
+    def run(self, run_id: int) -> Run:
+        """The run with this id (CommandError when unknown)."""
+        try:
+            return self._review.run_by_id[run_id]
+        except KeyError:
+            raise CommandError(f"no run with id {run_id}") from None
+
+    def proposals(self, item_id: int) -> list[Proposal]:
+        """The proposals waiting for review on an item, in list order (do not mutate)."""
+        if item_id not in self._item_by_id:
+            raise CommandError(f"no item with id {item_id}")
+        return self._review.of_item(item_id)
+
+    def proposal(self, proposal_id: int) -> Proposal:
+        """The proposal with this id (CommandError when unknown: accepted, rejected or never made)."""
+        review = self._review
+        if proposal_id not in review.by_id and self.store is not None:
+            item_id = self.store.item_of_proposal(proposal_id)
+            if item_id is not None:
+                review.of_item(item_id)
+        try:
+            return review.by_id[proposal_id]
+        except KeyError:
+            raise CommandError(f"no proposal with id {proposal_id}") from None
+
+    def proposal_counts(self) -> dict[int, int]:
+        """Item id -> number of proposals waiting for review there (items with none are left out)."""
+        return self._review.counts
+
+    def proposals_with_label(self, label_id: int) -> list[Proposal]:
+        """Every proposal, on any item, that would get this label when accepted."""
+        return self._review.with_label(label_id)
 
     def mask_frames(self, object_id: int) -> list[int]:
         """Frames on which the object has a mask, sorted."""
@@ -405,16 +450,24 @@ class Project:
             return self._labels
         if change.kind == "item":
             return self._items
+        if change.kind == "run":
+            return self._review.runs
         row = change.after if change.after is not None else change.before
+        if change.kind == "proposal":
+            return self.proposals(row.item_id)  # type: ignore[union-attr]
         return self.objects(row.item_id)  # type: ignore[union-attr]
 
     def _index_of(self, change: RowChange) -> dict[int, Any]:
+        if change.kind == "run":
+            return self._review.run_by_id
+        if change.kind == "proposal":
+            return self._review.by_id
         return {"label": self._label_by_id, "item": self._item_by_id, "object": self._object_by_id}[change.kind]
 
     def _apply_row(self, change: RowChange) -> None:
         siblings, by_id, events = self._siblings(change), self._index_of(change), self.events
-        parent = change.after.item_id if isinstance(change.after, Object) else 0
-        if isinstance(change.before, Object):
+        parent = change.after.item_id if isinstance(change.after, Object | Proposal) else 0
+        if isinstance(change.before, Object | Proposal):
             parent = change.before.item_id
         store = self._writer()
         if change.before is None:
@@ -422,6 +475,8 @@ class Project:
             events.rows_inserting.emit(change.kind, parent, index)
             siblings.insert(index, row)
             by_id[row.id] = row
+            if isinstance(row, Proposal):
+                self._review.inserted(row)
             if store:
                 ids = [r.id for r in siblings]
                 self._pending.append(lambda: store.insert_row(change.kind, row, ids, index))
@@ -433,6 +488,9 @@ class Project:
             del by_id[row.id]
             if isinstance(row, Item):
                 self._objects.pop(row.id, None)
+                self._review.forget_item(row.id)
+            elif isinstance(row, Proposal):
+                self._review.removed(row)
             if store:
                 self._pending.append(lambda: store.delete_row(change.kind, row.id))
             events.rows_removed.emit(change.kind, parent, index, row)
@@ -500,4 +558,12 @@ class Project:
             "items": list(self._items),
             "order": {item.id: [o.id for o in self.objects(item.id)] for item in self._items},
             "objects": objects,
+            "runs": list(self.runs),
+            "proposals": {
+                item.id: [
+                    (p.id, p.run_id, p.frame, p.score, p.phrase, p.label_id, p.mask.to_rle()["counts"])
+                    for p in self.proposals(item.id)
+                ]
+                for item in self._items
+            },
         }

@@ -21,14 +21,23 @@ from pathlib import Path
 
 from annotator.document.changes import MaskMeta, Row, RowKind
 from annotator.document.mask import Mask
-from annotator.document.model import Item, Label, Object, Prompts, color_from_hex, color_to_hex
+from annotator.document.model import (
+    Item,
+    Label,
+    Object,
+    Prompts,
+    Proposal,
+    Run,
+    color_from_hex,
+    color_to_hex,
+)
 from annotator.errors import ProjectError
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".annot"
 APPLICATION_ID = 0x414E4E54  # "ANNT" in the SQLite header: marks the file as ours
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -53,6 +62,23 @@ CREATE TABLE masks (
     PRIMARY KEY (object_id, frame)) WITHOUT ROWID;
 """
 
+# Schema 4: model runs and the proposals they made, waiting for review (never the user's objects).
+PROPOSALS_SCHEMA = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL, engine TEXT NOT NULL, model TEXT NOT NULL,
+    settings TEXT NOT NULL, created TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE proposals (
+    id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, frame INTEGER NOT NULL,
+    score REAL NOT NULL, phrase TEXT, label_id INTEGER REFERENCES labels (id) ON DELETE SET NULL,
+    height INTEGER NOT NULL, width INTEGER NOT NULL,
+    x0 INTEGER NOT NULL, y0 INTEGER NOT NULL, x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
+    area INTEGER NOT NULL, rle TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE INDEX proposals_by_item ON proposals (item_id, position);
+CREATE INDEX proposals_by_run ON proposals (run_id);
+CREATE INDEX proposals_by_label ON proposals (label_id);
+"""
+
 # Migrations from version N to N + 1, run in one transaction each after a backup copy is made.
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -67,10 +93,17 @@ def _add_mask_scores(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE masks ADD COLUMN score REAL")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_frame_names, 2: _add_mask_scores}
+def _add_proposals(conn: sqlite3.Connection) -> None:
+    """Schema 4: runs and proposals tables (model-made objects waiting for review)."""
+    for statement in PROPOSALS_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
-_TABLES = {"label": "labels", "item": "items", "object": "objects"}
-_PARENT = {"label": None, "item": None, "object": "item_id"}
+
+MIGRATIONS: dict[int, Migration] = {1: _add_frame_names, 2: _add_mask_scores, 3: _add_proposals}
+
+_TABLES = {"label": "labels", "item": "items", "object": "objects", "run": "runs", "proposal": "proposals"}
+_PARENT = {"label": None, "item": None, "object": "item_id", "run": None, "proposal": "item_id"}
 
 
 def _check_header(path: Path) -> int:
@@ -140,7 +173,7 @@ class ProjectStore:
             raise ProjectError(target, f"folder {target.parent} does not exist")
         try:
             conn = _connect(target)
-            conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
+            conn.executescript("BEGIN;" + SCHEMA + PROPOSALS_SCHEMA + "COMMIT;")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("INSERT INTO meta VALUES ('created_by', 'annotator')")
@@ -290,6 +323,38 @@ class ProjectStore:
         rows = self._conn.execute("SELECT frame, source, area, score FROM masks WHERE object_id = ?", (object_id,))
         return {int(frame): (str(source), int(area), score) for frame, source, area, score in rows}
 
+    def load_runs(self) -> list[Run]:
+        """Every model run, oldest first."""
+        rows = self._conn.execute("SELECT id, source, engine, model, settings, created FROM runs ORDER BY position, id")
+        return [Run(*row) for row in rows]
+
+    def load_proposals(self, item_id: int) -> list[Proposal]:
+        """The proposals waiting on one item, in list order (best score first within a run)."""
+        rows = self._conn.execute(
+            "SELECT id, run_id, frame, score, phrase, label_id, height, width, rle FROM proposals "
+            "WHERE item_id = ? ORDER BY position, id",
+            (item_id,),
+        )
+        return [
+            Proposal(i, item_id, run, Mask.from_rle({"size": [h, w], "counts": rle}), score, frame, phrase, label)
+            for i, run, frame, score, phrase, label, h, w, rle in rows
+        ]
+
+    def item_of_proposal(self, proposal_id: int) -> int | None:
+        """The item a proposal waits on, or None when there is no such proposal."""
+        row = self._conn.execute("SELECT item_id FROM proposals WHERE id = ?", (proposal_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def proposal_counts(self) -> dict[int, int]:
+        """Item id -> number of proposals waiting there (items with none are left out)."""
+        rows = self._conn.execute("SELECT item_id, COUNT(*) FROM proposals GROUP BY item_id")
+        return {int(item): int(count) for item, count in rows}
+
+    def items_with_proposal_label(self, label_id: int) -> list[int]:
+        """Ids of the items having a proposal that would get this label."""
+        rows = self._conn.execute("SELECT DISTINCT item_id FROM proposals WHERE label_id = ?", (label_id,))
+        return [int(r[0]) for r in rows]
+
     def max_ids(self) -> dict[str, int]:
         """Largest id in use per row kind (0 when none)."""
         return {
@@ -308,6 +373,12 @@ class ProjectStore:
             return (row.id, row.name, color_to_hex(row.color))
         if isinstance(row, Item):
             return (row.id, row.path, row.kind, row.width, row.height, row.frame_count, row.fps, int(row.done))
+        if isinstance(row, Run):
+            return (row.id, row.source, row.engine, row.model, row.settings, row.created)
+        if isinstance(row, Proposal):
+            mask = row.mask
+            head = (row.id, row.item_id, row.run_id, row.frame, float(row.score), row.phrase, row.label_id)
+            return (*head, mask.height, mask.width, *mask.bbox, mask.area, mask.to_rle()["counts"])
         return (
             row.id,
             row.item_id,
@@ -351,6 +422,10 @@ class ProjectStore:
             )
             args = (row.path, row.kind, row.width, row.height, row.frame_count, row.fps, int(row.done))
             args = (*args, _names_to_json(row.frame_names))
+        elif isinstance(row, Proposal):  # a proposal changes only the label it would get
+            sql, args = "UPDATE proposals SET label_id = ? WHERE id = ?", (row.label_id,)
+        elif isinstance(row, Run):
+            sql, args = "UPDATE runs SET settings = ? WHERE id = ?", (row.settings,)
         else:
             sql = (
                 "UPDATE objects SET item_id = ?, name = ?, label_id = ?, color = ?, visible = ?, locked = ? "

@@ -46,6 +46,9 @@ class BenchReport:
     first_click_ms_p50: float = float("nan")  # the first click of each object (several candidates)
     first_click_ms_p95: float = float("nan")
     sequences: tuple[str, ...] = ()
+    # The quick first mask that engines with a `preview` step show before the full one (classic).
+    first_mask_ms_p50: float = float("nan")
+    first_mask_ms_p95: float = float("nan")
     everything_ms: float = float("nan")  # "segment everything" on one image (not measured: nan)
     everything_points: int = 0  # its points per side
     everything_proposals: int = 0
@@ -131,10 +134,11 @@ def bench_propagation(engine: Engine, size: tuple[int, int], frames: int) -> tup
 
 
 def bench_real_images(
-    engine: Engine, items: list[ImageItem], clicks: int
+    engine: Engine, items: list[ImageItem], clicks: int, quick_ms: list[float] | None = None
 ) -> tuple[list[float], list[list[float]], tuple[int, int]]:
     """(embed ms per image, click ms per image in robot order, the largest size) on real images at
-    native size: the robot clicks about `clicks / len(items)` times on each (at least once)."""
+    native size: the robot clicks about `clicks / len(items)` times on each (at least once).
+    `quick_ms` collects the quick first mask's time of each click, for engines with one."""
     per_image = max(1, -(-clicks // len(items)))
     embeds, times, largest = [], [], (0, 0)
     for item in items:
@@ -143,7 +147,7 @@ def bench_real_images(
         start = time.perf_counter()
         embedding = engine.embed(image)
         embeds.append((time.perf_counter() - start) * 1000)
-        times.append(run_clicks(engine, embedding, gt, ignore, per_image, stop_iou=None)[1])
+        times.append(run_clicks(engine, embedding, gt, ignore, per_image, stop_iou=None, quick_ms=quick_ms)[1])
     return embeds, times, largest  # type: ignore[return-value]
 
 
@@ -211,7 +215,8 @@ def run_real_bench(
 ) -> BenchReport:
     """Time `engine` on the real images (native size) and sequences of a data folder (segment
     everything, when `everything` > 0, on the first image)."""
-    embeds, times, image_size = bench_real_images(engine, images, clicks)
+    quick: list[float] = []
+    embeds, times, image_size = bench_real_images(engine, images, clicks, quick)
     runs, video_size = bench_real_videos(engine, videos, frames) if frames > 0 and videos else ([], (0, 0))
     per_frame, second_half = _propagation_figures(runs)
     report = _report(engine, image_size, embeds, times, video_size, per_frame, second_half)
@@ -224,6 +229,8 @@ def run_real_bench(
         first_click_ms_p50=float(np.percentile(first, 50)),
         first_click_ms_p95=float(np.percentile(first, 95)),
         sequences=tuple(item.name for item in videos) if frames > 0 else (),
+        first_mask_ms_p50=float(np.percentile(quick, 50)) if quick else float("nan"),
+        first_mask_ms_p95=float(np.percentile(quick, 95)) if quick else float("nan"),
     )
 
 
@@ -271,6 +278,13 @@ def markdown_table(report: BenchReport) -> str:
                 f"{report.first_click_ms_p50:.1f} / {report.first_click_ms_p95:.1f} ms",
             )
         )
+        if not np.isnan(report.first_mask_ms_p50):
+            rows.append(
+                (
+                    "quick first mask after a click p50 / p95",
+                    f"{report.first_mask_ms_p50:.1f} / {report.first_mask_ms_p95:.1f} ms (shown before the full mask)",
+                )
+            )
     clip = f"{len(report.sequences)} real sequences, {vw}x{vh}" if real else f"generated clip, {vw}x{vh}"
     rows += [
         (

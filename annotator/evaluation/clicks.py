@@ -12,7 +12,7 @@ import numpy as np
 from annotator.evaluation.data import ImageItem, load_image_item
 from annotator.evaluation.metrics import iou, noc
 from annotator.evaluation.robot import next_click
-from model.protocol import Embedding, Engine, Prompt
+from model.protocol import Embedding, Engine, Prompt, supports
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,12 @@ def run_clicks(
     ignore: np.ndarray | None,
     max_clicks: int,
     stop_iou: float | None = 0.9,
+    quick_ms: list[float] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Click with the robot up to `max_clicks` times; returns (IoU per click, ms per click).
+
+    With `quick_ms` (a list to fill) and an engine with a `preview` step, each click's quick first
+    mask is timed too (before the full prediction, as the app shows it).
 
     With `stop_iou`, stops once the IoU reaches it after at least 5 clicks (later IoUs are
     then taken as that last value, which NoC at or below `stop_iou` does not depend on).
@@ -82,6 +86,10 @@ def run_clicks(
         points.append((click.x, click.y))
         labels.append(1 if click.positive else 0)
         prompt = Prompt(np.array(points, np.float32), np.array(labels, np.int32), logits=logits, multimask=index == 0)
+        if quick_ms is not None and supports(engine, "preview"):
+            start = time.perf_counter()
+            engine.preview(embedding, prompt)  # type: ignore[attr-defined]
+            quick_ms.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
         prediction = engine.predict(embedding, prompt)
         times.append((time.perf_counter() - start) * 1000)

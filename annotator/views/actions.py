@@ -41,6 +41,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("fill_holes", "&Fill Holes", "F", "fa5s.fill-drip", "Edit", "session.fill_holes"),
     ActionSpec("remove_islands", "Remove &Specks", "R", "fa5s.broom", "Edit", "session.remove_islands"),
+    ActionSpec("make_3d", "Make &3D Asset", "Ctrl+3", "fa5s.cube", "Edit", "reconstruction.make_3d"),
     ActionSpec("move_up", "Move Object &Up", "Ctrl+Up", "fa5s.arrow-up", "Edit", "edits.move_object_up"),
     ActionSpec("move_down", "Move Object Do&wn", "Ctrl+Down", "fa5s.arrow-down", "Edit", "edits.move_object_down"),
     ActionSpec("toggle_lock", "&Lock/Unlock Object", "L", "fa5s.lock", "Edit", "edits.toggle_lock"),
@@ -78,10 +79,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "propagate_both", "Propagate B&oth Ways", "Ctrl+Shift+Up", "fa5s.arrows-alt-h", "Video", "propagate_both"
     ),
     ActionSpec("cancel_propagation", "&Cancel Propagation", "Escape", "fa5s.stop", "Video", "propagation.cancel"),
+    ActionSpec("everything", "Segment &Everything", "Ctrl+Shift+E", "fa5s.th", "Review", "find_panel.everything"),
+    ActionSpec("find", "&Find…", "Ctrl+F", "fa5s.search", "Review", "focus_find"),
+    ActionSpec(
+        "accept_item",
+        "&Accept All on This Item",
+        "Ctrl+Shift+A",
+        "fa5s.check-double",
+        "Review",
+        "review.accept_all_on_item",
+    ),
+    ActionSpec("reject_rest", "&Reject the Rest Here", "Ctrl+Shift+R", "fa5s.times", "Review", "review.reject_rest"),
+    ActionSpec(
+        "next_to_review", "&Next Item to Review", "Ctrl+J", "fa5s.forward", "Review", "review.next_item_to_review"
+    ),
+    ActionSpec("only_to_review", "&Only Items to Review", "", "fa5s.filter", "Review", "review.toggle_filter", True),
     ActionSpec("help", "&Keyboard Shortcuts", "F1", "fa5s.keyboard", "Help", "show_help"),
 )
 
-MENUS: tuple[str, ...] = ("File", "Edit", "Tools", "View", "Navigate", "Video", "Help")
+MENUS: tuple[str, ...] = ("File", "Edit", "Tools", "View", "Navigate", "Video", "Review", "Help")
 
 
 def help_text() -> str:

@@ -36,6 +36,7 @@ class Tool(enum.Enum):
     BRUSH = "brush"
     ERASER = "eraser"
     LASSO = "lasso"
+    EXEMPLAR = "exemplar"  # drags draw exemplar boxes for the Find panel (Shift or right drag: negative)
 
 
 def rgb_image(array: np.ndarray) -> QImage:
@@ -54,6 +55,7 @@ class CanvasView(QGraphicsView):
     hovered = Signal(float, float)
     stroke_finished = Signal(object, bool)  # HxW bool stroke, erase
     object_picked = Signal(float, float)  # Ctrl+click at x, y: select the object there
+    exemplar_drawn = Signal(float, float, float, float, bool)  # x0, y0, x1, y1, positive (Exemplar tool)
     brush_radius_changed = Signal(int)
 
     def __init__(self) -> None:
@@ -93,6 +95,7 @@ class CanvasView(QGraphicsView):
         self.opacity = 0.45
         self._image_size = (0, 0)  # (H, W)
         self._drag_start: QPointF | None = None
+        self._exemplar_positive = True
         self._pan_from: QPointF | None = None
         self._space_down = False
         self._stroke: np.ndarray | None = None
@@ -251,7 +254,13 @@ class CanvasView(QGraphicsView):
         elif self.tool == Tool.LASSO and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             self._lasso = [(point.x(), point.y())]
             self._lasso_erase = button == Qt.MouseButton.RightButton
-        elif self.tool == Tool.BOX and button == Qt.MouseButton.LeftButton:
+        elif (self.tool == Tool.BOX and button == Qt.MouseButton.LeftButton) or (
+            self.tool == Tool.EXEMPLAR and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton)
+        ):
+            negative = button == Qt.MouseButton.RightButton or bool(
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            )
+            self._exemplar_positive = not negative
             self._drag_start = point
             self.rubber.setRect(QRectF(point, point))
             self.rubber.show()
@@ -281,7 +290,7 @@ class CanvasView(QGraphicsView):
         elif self._drag_start is not None:
             rect = QRectF(self._drag_start, point).normalized()
             self.rubber.setRect(rect)
-            if rect.width() >= 2 and rect.height() >= 2:
+            if rect.width() >= 2 and rect.height() >= 2 and self.tool == Tool.BOX:
                 self.box_dragged.emit(rect.left(), rect.top(), rect.right(), rect.bottom())
         elif self.tool == Tool.POINT and self.hover_enabled and self._inside(event) and not event.buttons():
             self.hovered.emit(point.x(), point.y())
@@ -304,7 +313,10 @@ class CanvasView(QGraphicsView):
             rect = self.rubber.rect()
             self._drag_start = None
             self.rubber.hide()
-            if rect.width() >= 2 and rect.height() >= 2:
+            if rect.width() >= 2 and rect.height() >= 2 and self.tool == Tool.EXEMPLAR:
+                box = (rect.left(), rect.top(), rect.right(), rect.bottom())
+                self.exemplar_drawn.emit(*box, self._exemplar_positive)
+            elif rect.width() >= 2 and rect.height() >= 2:
                 self.box_finished.emit(rect.left(), rect.top(), rect.right(), rect.bottom())
 
     def wheelEvent(self, event: QWheelEvent) -> None:

@@ -46,11 +46,14 @@ from annotator.settings import get_setting, set_setting
 from annotator.views.actions import ACTIONS, MENUS, help_text
 from annotator.views.banner import MessageBanner
 from annotator.views.canvas import CanvasView, Tool
+from annotator.views.find_panel import FindPanel
 from annotator.views.labels_panel import LabelsPanel
 from annotator.views.layer_list import LayerListModel, ObjectIdRole
 from annotator.views.model_panel import ModelPanel
 from annotator.views.object_edits import ObjectEdits
 from annotator.views.propagation import PropagationController
+from annotator.views.reconstruction import ReconstructionController
+from annotator.views.review import ReviewController
 from annotator.views.session import AnnotationSession
 from annotator.views.timeline import Timeline
 from annotator.workspace import display_name, open_path
@@ -90,7 +93,10 @@ class MainWindow(QMainWindow):
         self.propagation = PropagationController(self.bridge)
         self.actions: dict[str, QAction] = {}
         self.edits = ObjectEdits(self)
+        self.review = ReviewController(self)
+        self.find_panel = FindPanel(self.review)
         self._build_docks()
+        self.reconstruction = ReconstructionController(self)
         self._build_actions()
         self._build_status()
         self._connect()
@@ -124,6 +130,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.items_dock = self._dock("Images", self.navigator, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Find", self.find_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Objects", self.layer_view, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Labels", self.labels_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -172,6 +179,9 @@ class MainWindow(QMainWindow):
         self.timing_status = QLabel("")
         self.label_status = QLabel("")
         self.label_status.setToolTip("The label that new objects get (pick another in the Labels panel or with 1…9)")
+        self.review_status = QLabel("")
+        self.review_status.setToolTip("Proposals waiting for review: on the item on screen, and in the whole project")
+        self.statusBar().addPermanentWidget(self.review_status)
         self.statusBar().addPermanentWidget(self.label_status)
         self.statusBar().addPermanentWidget(self.timing_status)
         self.statusBar().addPermanentWidget(self.engine_status)
@@ -207,6 +217,9 @@ class MainWindow(QMainWindow):
         self.propagation.finished.connect(self._propagation_finished)
         self.propagation.progressed.connect(lambda *_: self.session.set_job_running(self.propagation.running))
         self.propagation.message.connect(self.banner.show_message)
+        self.review.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.review.shown_changed.connect(lambda: self.review_status.setText(self.review.counts_text()))
+        self.bridge.engine_ready.connect(lambda *_: self.find_panel.update_offers())
 
     # -- opening ----------------------------------------------------------------------------------
     def open_path(self, path: Path) -> bool:
@@ -253,13 +266,19 @@ class MainWindow(QMainWindow):
             project.events.row_changed.disconnect(self._on_row_changed)
             project.events.history_changed.disconnect(self._update_undo_actions)
             project.events.store_failed.disconnect(self._on_store_failed)
+            project.events.rows_inserted.disconnect(self._on_rows)
+            project.events.rows_removed.disconnect(self._on_rows)
         self.project = project
         self.session.set_project(project)
+        self.review.set_project(project)
+        self.find_panel.set_labels(project.labels)
         self.layers.set_project(project)
         self.labels_panel.set_project(project)
         project.events.row_changed.connect(self._on_row_changed)
         project.events.history_changed.connect(self._update_undo_actions)
         project.events.store_failed.connect(self._on_store_failed)
+        project.events.rows_inserted.connect(self._on_rows)
+        project.events.rows_removed.connect(self._on_rows)
         self.setWindowTitle(f"Annotator — {project.path.name if project.path else 'unsaved'}")
         self.navigator.clear()
         for item in project.items:
@@ -292,10 +311,27 @@ class MainWindow(QMainWindow):
         if kind == "item" and self.project is not None:
             row = self.project.items.index(after)
             self.navigator.item(row).setText(self._entry_text(after))
+        elif kind == "label" and self.project is not None:
+            self.find_panel.set_labels(self.project.labels)
+
+    def _on_rows(self, kind: str, parent: int, _index: int, _row: Any) -> None:
+        """Proposals added or gone: the item's count in the Images list; labels: the Find panel's."""
+        if self.project is None:
+            return
+        if kind == "label":
+            self.find_panel.set_labels(self.project.labels)
+        elif kind == "proposal" and parent in {item.id for item in self.project.items}:
+            item = self.project.item(parent)
+            self.navigator.item(self.project.items.index(item)).setText(self._entry_text(item))
+            self.review_status.setText(self.review.counts_text())
+            if self.actions["only_to_review"].isChecked():
+                self.review.apply_filter(True)
 
     def _entry_text(self, item: Any) -> str:
         assert self.project is not None
-        return ("✔ " if item.done else "   ") + display_name(self.project, item.path)
+        waiting = self.project.proposal_counts().get(item.id, 0)
+        suffix = f"  · {waiting} to review" if waiting else ""
+        return ("✔ " if item.done else "   ") + display_name(self.project, item.path) + suffix
 
     def _show_row(self, row: int) -> None:
         if self.project is None or not 0 <= row < len(self.project.items):
@@ -307,6 +343,7 @@ class MainWindow(QMainWindow):
         item = items[row]
         self.layers.set_item(item.id)
         self.session.show_item(item.id, prefetch if item.kind == "image" else [])
+        self.review.item_changed()
         is_video = item.kind == "video" and self.session.frames is not None
         self.timeline_dock.setVisible(is_video)
         if is_video:
@@ -428,6 +465,13 @@ class MainWindow(QMainWindow):
         except AnnotatorError:
             return False
 
+    def focus_find(self) -> None:
+        """Show the Find panel and put the cursor in its phrase field."""
+        self.find_panel.parentWidget().show()
+        self.find_panel.parentWidget().raise_()
+        self.find_panel.phrase.setFocus()
+        self.find_panel.phrase.selectAll()
+
     def use_point_tool(self) -> None:
         """Clicks make points."""
         self.canvas.set_tool(Tool.POINT)
@@ -492,6 +536,7 @@ class MainWindow(QMainWindow):
         """Show frame `frame` of the video on screen."""
         if self.session.show_frame(frame):
             self.timeline.set_current(frame)
+            self.review.refresh()
 
     def next_frame(self) -> None:
         """One frame forward."""
@@ -582,6 +627,7 @@ class MainWindow(QMainWindow):
         set_setting("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
         set_setting("window_state", bytes(self.saveState().toBase64().data()).decode())
         self.propagation.cancel()
+        self.reconstruction.cancel()
         self.bridge.stop()
         self.session._close_frames()
         if self.project is not None and self.project.in_group:

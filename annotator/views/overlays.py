@@ -40,3 +40,30 @@ def mask_image(crop: np.ndarray, color: Color, opacity: float, selected: bool = 
     line = (255, 255, 255) if selected else (red, green, blue)
     image.setColorTable([qRgba(0, 0, 0, 0), qRgba(red, green, blue, fill), qRgba(*line, 255), qRgba(20, 20, 20, 220)])
     return image
+
+
+HATCH = 6  # period in pixels of a proposal's diagonal stripes
+DASH = 8  # length in pixels of one dash of a proposal's outline (and of the gap after it)
+
+
+def proposal_image(crop: np.ndarray, color: Color, origin: tuple[int, int], highlighted: bool = False) -> QImage:
+    """An Indexed8 QImage of a proposal's `crop` (placed at image pixel `origin`, so that stripes and
+    dashes line up across proposals): diagonal stripes of `color` over a clear inside and a dashed
+    outline (white when highlighted), never the solid fill of an accepted object."""
+    height, width = crop.shape
+    if height == 0 or width == 0:
+        return QImage()
+    image = QImage(width, height, QImage.Format.Format_Indexed8)
+    rows = np.frombuffer(image.bits(), np.uint8).reshape(height, image.bytesPerLine())[:, :width]
+    pixels = np.ascontiguousarray(crop).view(np.uint8)
+    ys, xs = np.mgrid[origin[1] : origin[1] + height, origin[0] : origin[0] + width]
+    stripes = ((xs + ys) % HATCH < 2).astype(np.uint8)
+    dashes = ((xs + ys) // DASH % 2 == 0).astype(np.uint8)
+    ring = pixels - _erode(pixels) if min(height, width) > 2 else pixels
+    # 0 outside or clear inside, 1 stripe, 2 a dash of the outline, 3 the gap between dashes
+    rows[...] = pixels * stripes
+    rows[ring.astype(bool)] = (2 + (1 - dashes))[ring.astype(bool)]
+    red, green, blue = color
+    line = (255, 255, 255) if highlighted else (red, green, blue)
+    image.setColorTable([qRgba(0, 0, 0, 0), qRgba(red, green, blue, 200), qRgba(*line, 255), qRgba(20, 20, 20, 200)])
+    return image

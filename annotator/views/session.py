@@ -109,6 +109,7 @@ class AnnotationSession(QObject):
         canvas.stroke_finished.connect(self.apply_stroke)
         canvas.object_picked.connect(self.pick_object)
         bridge.predicted.connect(self._on_predicted)
+        bridge.previewed.connect(self._on_previewed)
         bridge.embedded.connect(self._on_embedded)
         bridge.errored.connect(self._on_errored)
         bridge.engine_ready.connect(self._on_engine_ready)
@@ -332,7 +333,9 @@ class AnnotationSession(QObject):
         elif draft.base is not None and not hover:
             prompt = Prompt(prompt.points, prompt.labels, prompt.box, mask=draft.base)
         tag = f"commit-{draft.serial}" if commit else ("hover" if hover else f"drag-{draft.serial}")
-        request_id = self.bridge.predict(self.key, prompt, coalesce=tag)
+        # Clicks show the engine's quick first mask while the full one is computed; drags and hovers,
+        # which a newer event soon replaces, take the quick mask alone (the release is a click).
+        request_id = self.bridge.predict(self.key, prompt, coalesce=tag, quick="first" if commit else "only")
         base = None if hover else draft.base
         pending = _Pending(draft, commit, tuple(points), prompt_box, base)  # type: ignore[arg-type]
         self._pending = {rid: p for rid, p in self._pending.items() if p.commit or rid == request_id}
@@ -382,6 +385,15 @@ class AnnotationSession(QObject):
             else:
                 log.warning("prefetching %s failed: %s", key, text)
         self._update_busy()
+
+    def _on_previewed(self, request_id: int, key: Any, prediction: Prediction, ms: float) -> None:
+        """Paint a click's quick first mask (not saved: the full prediction replaces it)."""
+        pending = self._pending.get(request_id)
+        if pending is None or not pending.commit or key != self.key or pending.draft is not self.draft:
+            return
+        self.timing.emit("first mask", ms)
+        self.canvas.set_preview(keep_edit(pending.base, prediction.best_mask, pending.points))
+        self.canvas.viewport().repaint()
 
     def _on_predicted(self, request_id: int, key: Any, prediction: Prediction, ms: float) -> None:
         pending = self._pending.pop(request_id, None)

@@ -72,3 +72,50 @@ def fill_small_holes(mask: np.ndarray, max_area: int, protect: np.ndarray) -> np
     fill[0] = False
     fill[np.unique(labels[protect & ~mask])] = False
     return mask | fill[labels]
+
+
+# (dy, dx) of the neighbour that each of Grid.weights' four edge maps points to.
+_STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def band_cut(
+    grid: Grid, cost_fg: np.ndarray, cost_bg: np.ndarray, smoothness: float, mask: np.ndarray, band: np.ndarray
+) -> np.ndarray:
+    """`min_cut` over the cells of `band` only; cells outside it keep their label in `mask`.
+
+    An edge from a band cell to a fixed cell becomes a unary cost of the label that differs from
+    the fixed one, so the cut inside the band is the exact minimum given the labels around it.
+    """
+    height, width = grid.size
+    count = int(band.sum())
+    if count == 0:
+        return mask.copy()
+    index = np.full(grid.size, -1, np.int64)
+    index[band] = np.arange(count)
+    unary_fg = cost_fg[band].astype(np.float64)
+    unary_bg = cost_bg[band].astype(np.float64)
+    graph = maxflow.Graph[float](count, 4 * count)
+    nodes = graph.add_nodes(count)
+    for weights, (dy, dx) in zip(grid.weights, _STEPS, strict=True):
+        x0, x1 = max(0, -dx), width - max(0, dx)
+        src = (slice(0, height - dy), slice(x0, x1))
+        dst = (slice(dy, height), slice(x0 + dx, x1 + dx))
+        w = smoothness * weights[src]
+        a, b = band[src], band[dst]
+        both = a & b
+        if both.any():
+            graph.add_edges(index[src][both], index[dst][both], w[both], w[both])
+        for inside, outside, there in ((a & ~b, dst, src), (b & ~a, src, dst)):
+            if not inside.any():
+                continue
+            fixed_fg = mask[outside][inside]
+            cells = index[there][inside]
+            costs = w[inside].astype(np.float64)
+            # Taking the other label than a fixed neighbour pays the edge between them.
+            np.add.at(unary_bg, cells[fixed_fg], costs[fixed_fg])
+            np.add.at(unary_fg, cells[~fixed_fg], costs[~fixed_fg])
+    graph.add_grid_tedges(nodes, unary_bg, unary_fg)
+    graph.maxflow()
+    result = mask.copy()
+    result[band] = ~graph.get_grid_segments(nodes)
+    return result

@@ -11,7 +11,7 @@ import numpy as np
 
 from model.classic.features import Grid, build_grid, grid_from_arrays, grid_to_arrays
 from model.classic.geodesic import GeodesicGraph
-from model.classic.interactive import CutSettings, GridPrompt, geodesic_ratio, segment_with
+from model.classic.interactive import CutSettings, GridPrompt, geodesic_ratio, refine_in_band, segment_with
 from model.errors import EngineError
 from model.protocol import (
     Embedding,
@@ -41,6 +41,10 @@ class ClassicConfig:
     long_side: int = 400
     cut: CutSettings = field(default_factory=CutSettings)
     candidates: tuple[float, ...] = (8.0, 4.0, 1.0)
+    # `preview` cuts on a grid this many times coarser, then re-cuts only a band this many cells
+    # wide around its boundary on the working grid (1: no coarse grid, preview is predict).
+    coarse_factor: int = 2
+    band_radius: int = 2
 
 
 def create_engine(device: str = "cpu", **options: object) -> ClassicEngine:
@@ -61,28 +65,37 @@ class ClassicEngine:
 
     def __init__(self, config: ClassicConfig | None = None) -> None:
         self.config = config or ClassicConfig()
-        self.model_id = f"classic-v1-{self.config.long_side}"
-        # The grid and graph of the last embedding, so that clicks on one image rebuild nothing.
-        self._last: tuple[Embedding, Grid, GeodesicGraph] | None = None
+        self.model_id = f"classic-v2-{self.config.long_side}-{self.config.coarse_factor}"
+        # The grids and graph of the last embedding, so that clicks on one image rebuild nothing.
+        self._last: tuple[Embedding, Grid, Grid | None, GeodesicGraph] | None = None
+        self._coarse_graph: GeodesicGraph | None = None
 
-    def _prepared(self, embedding: Embedding) -> tuple[Grid, GeodesicGraph]:
+    def _prepared(self, embedding: Embedding) -> tuple[Grid, Grid | None, GeodesicGraph]:
         if self._last is None or self._last[0] is not embedding:
             grid = grid_from_arrays(embedding.data)
-            self._last = (embedding, grid, GeodesicGraph(grid, self.config.cut.geodesic_colour))
-        return self._last[1], self._last[2]
+            coarse_data = {k[len("coarse_") :]: v for k, v in embedding.data.items() if k.startswith("coarse_")}
+            coarse = grid_from_arrays(coarse_data) if coarse_data else None
+            colour = self.config.cut.geodesic_colour
+            self._last = (embedding, grid, coarse, GeodesicGraph(grid, colour))
+            self._coarse_graph = None if coarse is None else GeodesicGraph(coarse, colour)
+        return self._last[1], self._last[2], self._last[3]
 
     def embed(self, image: np.ndarray) -> Embedding:
         """Precompute the working grid (colour bins, edge weights) of an HxWx3 image."""
         rgb = check_image(image)
         grid = build_grid(rgb, self.config.long_side)
         data = grid_to_arrays(grid)
+        factor = self.config.coarse_factor
+        if factor > 1 and min(grid.size) >= 16 * factor:
+            coarse = build_grid(rgb, max(grid.size) // factor)
+            data.update({f"coarse_{k}": v for k, v in grid_to_arrays(coarse).items()})
         return Embedding(self.model_id, rgb.shape[:2], data, sum(a.nbytes for a in data.values()))
 
     def predict(self, embedding: Embedding, prompt: Prompt) -> Prediction:
         """Candidate masks for a prompt: several when `multimask` and a single click is ambiguous."""
         if embedding.model_id != self.model_id:
             raise EngineError(f"embedding of model '{embedding.model_id}' given to '{self.model_id}'")
-        grid, graph = self._prepared(embedding)
+        grid, _, graph = self._prepared(embedding)
         grid_prompt = to_grid_prompt(grid, prompt)
         if grid_prompt is None:
             return empty_prediction(grid)
@@ -91,10 +104,33 @@ class ClassicEngine:
         if prompt.multimask and single_click:
             strengths = list(self.config.candidates)
         ratio = geodesic_ratio(graph, grid_prompt, self.config.cut)
-        results = [segment_with(grid, grid_prompt, self.config.cut, ratio, s, graph) for s in strengths]
-        cells = [mask for mask, _ in results]
+        cells = [segment_with(grid, grid_prompt, self.config.cut, ratio, s)[0] for s in strengths]
         scores = np.array([edge_score(grid, m) for m in cells], np.float32)
         return to_prediction(grid, cells, scores)
+
+    def preview(self, embedding: Embedding, prompt: Prompt) -> Prediction:
+        """A quick first mask (one candidate) for a prompt, that `predict` then refines.
+
+        The geodesic and the cut run on the coarse grid; only a band around the coarse boundary is
+        re-cut on the working grid. Without a coarse grid (small images) this is `predict`.
+        """
+        if embedding.model_id != self.model_id:
+            raise EngineError(f"embedding of model '{embedding.model_id}' given to '{self.model_id}'")
+        grid, coarse, _ = self._prepared(embedding)
+        grid_prompt = to_grid_prompt(grid, prompt)
+        coarse_prompt = None if coarse is None else to_grid_prompt(coarse, prompt)
+        if grid_prompt is None or coarse is None or coarse_prompt is None or self._coarse_graph is None:
+            return self.predict(
+                embedding, Prompt(prompt.points, prompt.labels, prompt.box, prompt.logits, prompt.mask, False)
+            )
+        settings = self.config.cut
+        strength = settings.geodesic
+        coarse_ratio = geodesic_ratio(self._coarse_graph, coarse_prompt, settings)
+        mask, models = segment_with(coarse, coarse_prompt, settings, coarse_ratio, strength)
+        height, width = grid.size
+        ratio = cv2.resize(coarse_ratio, (width, height), interpolation=cv2.INTER_LINEAR)
+        cells = refine_in_band(grid, grid_prompt, settings, ratio, strength, mask, models, self.config.band_radius)
+        return to_prediction(grid, [cells], np.array([edge_score(grid, cells)], np.float32))
 
     def everything(
         self,

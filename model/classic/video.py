@@ -47,6 +47,9 @@ class TrackSettings:
     growth_posterior: float = (
         0.75  # cells the cut adds beyond the warped mask are kept only above this colour posterior
     )
+    redetect_below: float = 0.25  # when the track's confidence falls below this, search the whole frame
+    redetect_posterior: float = 0.6  # cells that look like the object: colour posterior above this
+    memory_weight: float = 0.5  # share of the other keyframes' appearance in a track's colour models
 
 
 @dataclass
@@ -57,6 +60,8 @@ class _Track:
     fg_model: np.ndarray
     bg_model: np.ndarray
     colour_ref: float = 1.0  # the object's mean colour posterior on its keyframe (see _colour_match)
+    area_ref: float = 0.0  # the object's area in cells on its keyframe
+    centre: tuple[float, float] = (0.0, 0.0)  # (x, y) cells where it was last seen
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class ClassicVideoSession:
         self.image_size: tuple[int, int] = tuple(frames[0].shape[:2])  # type: ignore[assignment]
         self.size = grid_size(self.image_size, self.settings.long_side)
         self._keyframes: dict[int, dict[int, np.ndarray]] = {}  # obj_id -> frame -> HxW mask
+        # obj_id -> frame -> (fg, bg) colour models of each keyframe: the object's appearance memory
+        self._appearance: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
         self.scores: dict[int, float] = {}  # confidence per object on the frame yielded last
         self._flow = cv2.DISOpticalFlow_create(self.settings.flow_preset)
         if self.settings.flow_finest_scale is not None:
@@ -98,15 +105,18 @@ class ClassicVideoSession:
             embedding = self.engine.embed(self.frames[frame])
             mask = self.engine.predict(embedding, prompt).best_mask
         self._keyframes.setdefault(obj_id, {})[frame] = mask.copy()
+        self._appearance.setdefault(obj_id, {})[frame] = self._models(mask, self._prepare(self.frames[frame]))
         return mask
 
     def remove_object(self, obj_id: int) -> None:
         """Forget one object and all its prompts."""
         self._keyframes.pop(obj_id, None)
+        self._appearance.pop(obj_id, None)
 
     def close(self) -> None:
         """Release what the session holds."""
         self._keyframes.clear()
+        self._appearance.clear()
 
     def propagate(
         self, start: int, direction: Direction = "forward", cancel: threading.Event | None = None
@@ -171,7 +181,7 @@ class ClassicVideoSession:
         """One object's mask on frame `index` and the confidence in it: its keyframe there (1), else its
         warped + refined track."""
         if index in keyframes:
-            tracks[obj_id] = self._start_track(keyframes[index], current)
+            tracks[obj_id] = self._start_track(keyframes[index], current, self._remembered(obj_id, index))
             return keyframes[index], 1.0
         track = tracks.get(obj_id)
         if track is None or previous is None:
@@ -187,6 +197,13 @@ class ClassicVideoSession:
             grown = cells & ~moved  # what the cut added beyond the warped mask: kept where it looks like the object
             cells[grown] = _posteriors(grown, track, current) >= self.settings.growth_posterior
         score = _confidence(cells, moved, reliable) * _colour_match(cells, track, current)
+        if score < self.settings.redetect_below:
+            found = self._redetect(track, current)
+            if found is not None and found[1] >= max(score, PRESENT):
+                cells, score = found
+        if cells.any():
+            ys, xs = np.nonzero(cells)
+            track.centre = (float(xs.mean()), float(ys.mean()))
         self._update_models(track, cells, current)
         track.soft = cells.astype(np.float32)
         if self.settings.blur:
@@ -218,14 +235,66 @@ class ClassicVideoSession:
             if ring.any():
                 track.bg_model = (1 - s.bg_rate) * track.bg_model + s.bg_rate * colour_model(frame.bins, ring)
 
-    def _start_track(self, mask: np.ndarray, frame: _Frame) -> _Track:
+    def _models(self, mask: np.ndarray, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
+        """The (object, background) colour models of an HxW mask on a prepared frame."""
+        height, width = self.size
+        cells = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) > 0.5
+        return colour_model(frame.bins, cells.astype(np.float32)), colour_model(frame.bins, (~cells).astype(np.float32))
+
+    def _remembered(self, obj_id: int, frame: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The colour models of the object's other keyframes."""
+        return [models for at, models in self._appearance.get(obj_id, {}).items() if at != frame]
+
+    def _start_track(
+        self, mask: np.ndarray, frame: _Frame, memory: list[tuple[np.ndarray, np.ndarray]] | None = None
+    ) -> _Track:
+        """A track from a keyframe's mask; its colour models blend in the other keyframes' (`memory`)."""
         height, width = self.size
         soft = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
         cells = soft > 0.5
         fg_model = colour_model(frame.bins, cells.astype(np.float32))
-        track = _Track(soft, fg_model, colour_model(frame.bins, (~cells).astype(np.float32)))
+        bg_model = colour_model(frame.bins, (~cells).astype(np.float32))
+        if memory:
+            share = self.settings.memory_weight
+            fg_model = (1 - share) * fg_model + share * np.mean([fg for fg, _ in memory], axis=0)
+            bg_model = (1 - share) * bg_model + share * np.mean([bg for _, bg in memory], axis=0)
+        track = _Track(soft, fg_model, bg_model)
         track.colour_ref = max(_posterior(cells, track, frame), 1e-3)
+        track.area_ref = float(cells.sum())
+        if cells.any():
+            ys, xs = np.nonzero(cells)
+            track.centre = (float(xs.mean()), float(ys.mean()))
         return track
+
+    def _redetect(self, track: _Track, frame: _Frame) -> tuple[np.ndarray, float] | None:
+        """Search the whole frame for the object's appearance (the classic analogue of SAM 2's memory):
+        regions whose colours the track's models call the object, of about its keyframe size, nearer
+        where it was last seen first; the best one, refined by a cut, with its confidence."""
+        if track.area_ref <= 0:
+            return None
+        pf, pb = track.fg_model[frame.bins] + 1e-6, track.bg_model[frame.bins] + 1e-6
+        posterior = cv2.GaussianBlur((pf / (pf + pb)).astype(np.float32), (5, 5), 0)
+        likely = (posterior > self.settings.redetect_posterior).astype(np.uint8)
+        count, labels, stats, centres = cv2.connectedComponentsWithStats(likely, connectivity=8)
+        if count <= 1:
+            return None
+        areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+        size = np.minimum(areas, track.area_ref) / np.maximum(areas, track.area_ref)
+        diag = float(np.hypot(*self.size))
+        distance = np.hypot(centres[1:, 0] - track.centre[0], centres[1:, 1] - track.centre[1]) / diag
+        rank = size * np.exp(-distance / 0.25)
+        best = int(np.argmax(rank))
+        if size[best] < 0.25:
+            return None
+        region = (labels == best + 1).astype(np.float32)
+        prior = cv2.GaussianBlur(region, (5, 5), 0)
+        cells = self._refine(prior, np.full(prior.shape, 0.5, np.float32), track, frame)
+        if not cells.any():
+            return None
+        area = float(cells.sum())
+        fit = min(area, track.area_ref) / max(area, track.area_ref)
+        near = 0.7 + 0.3 * float(np.exp(-distance[best] / 0.25))  # where it was matters less the longer it is lost
+        return cells, _colour_match(cells, track, frame) * fit * near
 
     def _follow(self, soft: np.ndarray, previous: _Frame, current: _Frame) -> tuple[np.ndarray, np.ndarray]:
         """The soft mask moved into the current frame by optical flow computed around the object only,

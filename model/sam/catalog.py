@@ -1,4 +1,8 @@
-"""Known SAM-family models: hub id, architecture, download size, licence, gated or not."""
+"""Known models: hub id, architecture, download size, licence, gated or not.
+
+`CATALOG` holds the SAM-family engines; `HELPERS` the other models the weights manager fetches
+(depth for the 3D reconstruction); `KNOWN` both, for `annotator models`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ class ModelEntry:
     """One downloadable model."""
 
     hub_id: str
-    architecture: str  # "sam", "sam2" or "sam3"
+    architecture: str  # "sam", "sam2", "sam3", or "depth" for a helper model
     size_mb: int
     licence: str
     gated: bool
@@ -36,3 +40,16 @@ CATALOG: dict[str, ModelEntry] = {
         "SAM 3 (gated: accept the licence, log in): clicks, and phrases or example boxes that find every instance",
     ),
 }
+
+HELPERS: dict[str, ModelEntry] = {
+    "depth-anything-v2-small": ModelEntry(
+        "depth-anything/Depth-Anything-V2-Small-hf",
+        "depth",
+        99,
+        "Apache-2.0",
+        False,
+        "Depth Anything V2 Small: relative depth for the 3D relief (not an engine)",
+    ),
+}
+
+KNOWN: dict[str, ModelEntry] = {**CATALOG, **HELPERS}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from model.errors import Cancelled, EngineError, WeightsUnavailable
 from model.paths import weights_dir
-from model.sam.catalog import CATALOG
+from model.sam.catalog import CATALOG, KNOWN
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ def install(name: str, write: Callable[[Path], object]) -> Path:
 def import_folder(source: Path, name: str) -> Path:
     """Copy a transformers-format folder in as model `name` (checked before anything is copied)."""
     source = Path(source)
-    if name not in CATALOG:
-        raise EngineError(f"unknown model '{name}'; known: {', '.join(CATALOG)}")
+    if name not in KNOWN:
+        raise EngineError(f"unknown model '{name}'; known: {', '.join(KNOWN)}")
     if not (source / "config.json").is_file() or not any(source.glob("*.safetensors")):
         raise EngineError(f"{source}: not a transformers-format model folder (needs {FILES})")
     return install(name, lambda partial: shutil.copytree(source, partial))
@@ -99,9 +99,9 @@ def download(name: str, progress: Progress | None = None, cancel: threading.Even
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
     from tqdm.auto import tqdm
 
-    if name not in CATALOG:
-        raise EngineError(f"unknown model '{name}'; known: {', '.join(CATALOG)}")
-    entry = CATALOG[name]
+    if name not in KNOWN:
+        raise EngineError(f"unknown model '{name}'; known: {', '.join(KNOWN)}")
+    entry = KNOWN[name]
     target = weights_dir() / name
 
     class Reporter(tqdm):  # type: ignore[misc, valid-type]

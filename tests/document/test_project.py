@@ -173,7 +173,14 @@ def test_move_merge_and_remove_item(project: Project) -> None:
     assert project.mask(first).area == 200 and [o.id for o in project.objects(item_id)] == [first, third]
     project.execute(RemoveItem(item_id))
     assert project.items == []
-    assert Project.open(project.path).store.counts() == {"label": 1, "item": 0, "object": 0, "mask": 0}
+    assert Project.open(project.path).store.counts() == {
+        "label": 1,
+        "item": 0,
+        "object": 0,
+        "run": 0,
+        "proposal": 0,
+        "mask": 0,
+    }
     project.undo()
     project.undo()
     reopened = Project.open(project.path)

@@ -165,10 +165,12 @@ def test_bench_cli_times_the_real_images_and_sequences(shared_data: Path, tmp_pa
     assert figures["source"] == str(shared_data) and figures["images"] == len(images)
     assert figures["clicks"] >= len(images)  # the robot clicked at least once on every image
     assert figures["first_click_ms_p50"] > 0 and figures["sequences"] == [videos[0].name]
+    assert 0 < figures["first_mask_ms_p50"] <= figures["first_mask_ms_p95"]  # the classic engine's quick mask
     assert figures["video_size"] == list(read_video_gt(video_masks(videos[0])[0])[0].shape)
     assert figures["propagate_ms_per_frame"] > 0
     printed = capsys.readouterr().out
     assert f"on the data in {shared_data}" in printed and "SYNTHETIC" not in printed
+    assert "quick first mask after a click" in printed
 
 
 def test_eval_video_cli_with_a_tiny_sam2_on_the_shared_videos(shared_data: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -85,3 +85,24 @@ def test_slow_embeddings_are_reused_from_disk_by_a_new_bridge(qtbot) -> None:  #
         again.embed("y", image)
     assert first.embed_calls == 1 and second.embed_calls == 0
     again.stop()
+
+
+def test_a_click_shows_the_classic_engines_quick_mask_before_the_full_one(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from annotator.evaluation.bench import synthetic_scene
+
+    bridge = EngineBridge()
+    bridge.set_engine("classic")
+    image, truth = synthetic_scene((240, 320), seed=3)
+    ys, xs = np.nonzero(truth == 1)
+    click = Prompt.from_clicks([(float(np.median(xs)), float(np.median(ys)), True)])
+    events: list[tuple[str, int, int]] = []
+    bridge.previewed.connect(lambda rid, key, p, ms: events.append(("previewed", rid, len(p.masks))))
+    bridge.predicted.connect(lambda rid, key, p, ms: events.append(("predicted", rid, len(p.masks))))
+    bridge.embed("a", image)
+    first = bridge.predict("a", click, quick="first")
+    qtbot.waitUntil(lambda: ("predicted", first, 3) in events, timeout=20000)
+    assert events == [("previewed", first, 1), ("predicted", first, 3)]
+    only = bridge.predict("a", click, quick="only")
+    qtbot.waitUntil(lambda: len(events) == 3, timeout=20000)
+    assert events[2] == ("predicted", only, 1)  # a drag gets the quick mask alone
+    bridge.stop()

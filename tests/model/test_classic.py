@@ -118,3 +118,39 @@ def test_bad_inputs_raise_engine_errors(engine: ClassicEngine) -> None:
         engine.predict(Embedding("other", (4, 4), {}), Prompt.from_clicks([(1, 1, True)]))
     with pytest.raises(ValueError, match="2 points but 1 labels"):
         Prompt(np.zeros((2, 2)), np.zeros(1))
+
+
+def test_preview_is_one_quick_candidate_close_to_the_full_mask(engine: ClassicEngine, scene) -> None:  # type: ignore[no-untyped-def]
+    image, truth = scene
+    embedding = engine.embed(image)
+    assert "coarse_bins" in embedding.data  # the coarse grid the preview cuts on
+    click = Prompt.from_clicks([(*centre(truth == 1), True)])
+    quick = engine.preview(embedding, click)
+    full = engine.predict(embedding, click)
+    assert quick.masks.shape == (1, 240, 320) and quick.logits.shape[0] == 1
+    assert iou(quick.best_mask, full.best_mask) > 0.8
+    assert iou(quick.best_mask, truth == 1) > 0.8
+
+
+def test_band_cut_is_the_exact_minimum_given_the_labels_around_the_band() -> None:
+    from model.classic.cut import band_cut, min_cut
+    from model.classic.features import build_grid
+
+    rng = np.random.default_rng(0)
+    image = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    image[20:70, 30:90] //= 3
+    grid = build_grid(image, 120)
+    cost_fg = rng.random(grid.size).astype(np.float32) * 2
+    cost_bg = rng.random(grid.size).astype(np.float32) * 2
+    cost_fg[20:70, 30:90] *= 0.3
+    best = min_cut(grid, cost_fg, cost_bg, 3.0)
+    band = np.zeros(grid.size, bool)
+    band[10:80, 20:100] = True
+    assert np.array_equal(band_cut(grid, cost_fg, cost_bg, 3.0, best, band), best)
+    # From a wrong start, the band's cells take the labels that the full cut gives them there
+    # when everything outside the band is already right.
+    wrong = best.copy()
+    wrong[band] = ~wrong[band]
+    assert np.array_equal(band_cut(grid, cost_fg, cost_bg, 3.0, wrong, band), best)
+    everything = np.ones(grid.size, bool)
+    assert np.array_equal(band_cut(grid, cost_fg, cost_bg, 3.0, wrong, everything), best)

@@ -15,7 +15,7 @@ from model.classic.engine import ClassicEngine
 from model.classic.video import ClassicVideoSession, TrackSettings
 from model.errors import EngineError
 from model.frames import FolderFrames, ListFrames, read_ahead
-from model.protocol import Prompt
+from model.protocol import PRESENT, Prompt
 
 SIZE = (120, 200)
 
@@ -138,3 +138,65 @@ def test_tiny_frames_propagate_without_crashing(shape: tuple[int, int, int]) -> 
     results = list(session.propagate(0, "both"))
     assert [index for index, _ in results] == [0, 1, 2, 3]
     assert all(mask.shape == shape[:2] for _, masks in results for mask in masks.values())
+
+
+def hide_and_jump(count: int = 14) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A textured orange disc on grey clutter moves right, is gone on frames 6-8, and comes back far away."""
+    rng = np.random.default_rng(5)
+    height, width = 180, 320
+    clutter = (rng.normal(120, 25, (height, width, 1)).clip(0, 255) * np.ones(3)).astype(np.uint8)
+    ys, xs = np.mgrid[:height, :width]
+    frames, masks = [], []
+    for index in range(count):
+        image = clutter.copy()
+        if 6 <= index <= 8:
+            mask = np.zeros((height, width), bool)
+        else:
+            cx, cy = (60 + 6 * index, 60) if index < 6 else (250 + 2 * (index - 9), 130)
+            mask = (xs - cx) ** 2 + (ys - cy) ** 2 <= 26**2
+            texture = rng.normal(0, 12, (int(mask.sum()), 3))
+            image[mask] = (np.array([230, 120, 30]) + texture).clip(0, 255).astype(np.uint8)
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks
+
+
+@pytest.mark.parametrize("redetect", [True, False])
+def test_a_lost_object_is_reported_absent_and_found_again_by_its_appearance(redetect: bool) -> None:
+    frames, masks = hide_and_jump()
+    settings = TrackSettings() if redetect else TrackSettings(redetect_below=0.0)
+    session = ClassicVideoSession(ClassicEngine(), ListFrames(frames), settings)
+    session.add_prompt(0, 7, Prompt(mask=masks[0]))
+    results, scores = {}, {}
+    for index, result in session.propagate(0, "forward"):
+        results[index], scores[index] = result[7], session.scores[7]
+    assert all(iou(results[i], masks[i]) > 0.8 for i in range(1, 6))
+    assert all(not results[i].any() and scores[i] < PRESENT for i in (6, 7, 8))  # absent, not a silent empty mask
+    found = [iou(results[i], masks[i]) for i in range(10, 14)]
+    if redetect:
+        assert min(found) > 0.7 and all(scores[i] >= PRESENT for i in range(10, 14))
+    else:  # what the re-detection adds: flow alone never finds it again
+        assert max(found) < 0.1
+
+
+def test_a_track_remembers_the_appearance_of_every_keyframe() -> None:
+    frames, masks = hide_and_jump()
+    late = frames[12].copy()
+    late[masks[12]] = (40, 90, 230)  # the object looks different (blue) on a later keyframe
+    frames[12] = late
+    session = ClassicVideoSession(ClassicEngine(), ListFrames(frames))
+    session.add_prompt(0, 7, Prompt(mask=masks[0]))
+    alone = session._start_track(masks[0], session._prepare(frames[0]), session._remembered(7, 0))
+    session.add_prompt(12, 7, Prompt(mask=masks[12]))
+    remembered = session._start_track(masks[0], session._prepare(frames[0]), session._remembered(7, 0))
+    blue = session._prepare(late)
+    # Colours the models never saw sit at 0.5 (no evidence); remembered, the blue look is the object's.
+    assert _posterior_of(alone, blue, masks[12]) <= 0.5 < 0.9 < _posterior_of(remembered, blue, masks[12])
+    orange = session._prepare(frames[0])
+    assert _posterior_of(remembered, orange, masks[0]) > 0.5  # its own keyframe's look still counts
+
+
+def _posterior_of(track, frame, mask) -> float:  # type: ignore[no-untyped-def]
+    bins = frame.bins[mask]
+    pf, pb = track.fg_model[bins] + 1e-6, track.bg_model[bins] + 1e-6
+    return float(np.mean(pf / (pf + pb)))

@@ -137,3 +137,27 @@ def test_a_click_in_the_next_folder_opened_segments_that_folders_image(launch, t
     mask = project.mask(obj.id)
     assert mask.size == (240, 320) and mask.contains(int(x), int(y))
     assert user.banner() == ""
+
+
+def test_a_click_shows_a_quick_first_mask_then_the_saved_one(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "photos"
+    write_images(folder, 1)
+    user = launch(folder)
+    user.wait_ready()
+    x, y = shape_centre(2)
+    near = (x + 20, y)  # inside the shape, clear of the click's marker
+    before = user.pixel(*near)
+    seen: list[tuple[int, tuple[int, int, int]]] = []
+    user.window.bridge.previewed.connect(lambda *_: seen.append((len(user.object_rows()), user.pixel(*near))))
+    user.click(x, y)
+    user.wait(lambda: len(user.object_rows()) == 1)
+    # The quick mask was on screen (tinted yellow: red and green up, blue down) before anything was saved.
+    [(objects_then, tinted)] = seen
+    assert objects_then == 0
+    assert tinted != before and tinted[2] <= before[2] and tinted[0] + tinted[1] >= before[0] + before[1]
+    user.wait(lambda: user.window.canvas.preview_item.pixmap().isNull())  # the saved mask replaced it
+    project = saved(folder / "annotations.annot")
+    [item] = project.items
+    [obj] = project.objects(item.id)
+    assert project.mask(obj.id, 0) is not None
+    project.close()
