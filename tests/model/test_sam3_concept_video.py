@@ -116,3 +116,21 @@ def test_exemplars_on_later_keyframes_are_the_tracked_objects(engine, monkeypatc
         else:
             assert asked[frame] is drawn
     tracker.close()
+
+
+def test_both_directions_from_a_middle_frame(engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    answers = {4: [region(5, 5, 30, 30)], 1: [region(50, 30, 75, 60)]}
+    asked: list[int] = []
+
+    def answer(embedding, concept):  # type: ignore[no-untyped-def]
+        asked.append(embedding)
+        return answers.get(embedding, [])
+
+    monkeypatch.setattr(engine, "embed", lambda image: int(image[0, 0, 0]))
+    monkeypatch.setattr(engine, "find", answer)
+    tracker = engine.track_concept(frames(7), every=3)
+    seen = list(tracker.track(4, Concept("thing"), direction="both"))
+    assert [f for f, _ in seen] == [4, 5, 6, 3, 2, 1, 0]
+    assert asked == [4, 1] and tracker.found_on == {1: 4, 2: 1}
+    assert set(dict(seen)[0]) == {1, 2} and set(dict(seen)[6]) == {1}
+    tracker.close()
