@@ -3,10 +3,11 @@
 No weights. Steps, all on the working grid:
 1. superpixels: a watershed of the colour-contrast map from one seed per cell of a
    points_per_side x points_per_side lattice (each seed at its cell's weakest edge), and again
-   at half that density;
+   at half that density; adjacent ones of one colour with no edge between them are joined (flat
+   areas such as a white background);
 2. region hierarchies: adjacent regions merge, weakest shared boundary and most similar colour
-   first (two orders: boundary-led and colour-led, at both densities), every merged region is a
-   candidate;
+   first (two orders: boundary-led and colour-led, at both densities); every superpixel and
+   every merged region is a candidate;
 3. scores: how much stronger a region's outer boundary is than its inside, times its compactness,
    mapped to [0, 1];
 4. greedy mask NMS (regions are unions of "atoms", the cells sharing a superpixel at both
@@ -40,6 +41,10 @@ OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
 MAX_COVER = 0.9
 # At most this many proposals are returned.
 MAX_PROPOSALS = 200
+# Adjacent superpixels this alike in colour (histogram intersection) with a boundary this weak
+# (relative to the image's mean contrast) are one flat area (see premerge).
+FLAT_SIMILARITY = 0.9
+FLAT_BOUNDARY = 1.0
 # The merge orders, one region hierarchy each (see _costs).
 MODES = ("boundary", "colour")
 
@@ -141,6 +146,39 @@ def _leaves(labels: np.ndarray, grid: Grid) -> tuple[list[_Region], dict[tuple[i
         for i in range(n)
     ]
     return leaves, pairs
+
+
+def _outer_sums(count: int, pairs: dict[tuple[int, int], list[float]]) -> tuple[list[float], list[float]]:
+    """Per superpixel: contrast summed over its boundary with the others, and that boundary's edge count."""
+    if not pairs:
+        return [0.0] * count, [0.0] * count
+    keys = np.array(list(pairs), np.int64)
+    shared = np.array(list(pairs.values()))
+    sums = np.bincount(keys.ravel(), np.repeat(shared[:, 0], 2), count)
+    counts = np.bincount(keys.ravel(), np.repeat(shared[:, 1], 2), count)
+    return sums.tolist(), counts.tolist()
+
+
+def premerge(labels: np.ndarray, grid: Grid) -> np.ndarray:
+    """Join adjacent superpixels of one colour with no edge between them (flat areas: a white
+    background, the sky) before the hierarchy: their merges make no candidate worth showing, and
+    many equal merge costs would make the hierarchy slow. Labels stay 0..n-1."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    leaves, pairs = _leaves(labels, grid)
+    if not pairs:
+        return labels
+    keys = np.array(list(pairs), np.int64)
+    shared = np.array(list(pairs.values()))
+    boundary = shared[:, 0] / np.maximum(shared[:, 1], 1.0)
+    hists = np.stack([leaf.hist / leaf.area for leaf in leaves])
+    similar = np.minimum(hists[keys[:, 0]], hists[keys[:, 1]]).sum(axis=1) / 3.0
+    join = (similar >= FLAT_SIMILARITY) & (boundary <= FLAT_BOUNDARY)
+    n = len(leaves)
+    graph = coo_matrix((np.ones(int(join.sum())), (keys[join, 0], keys[join, 1])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return component[labels].astype(np.int32)
 
 
 def _costs(k: int, ids: list[int], shared: np.ndarray, norms: np.ndarray, areas: np.ndarray, mode: str) -> np.ndarray:
@@ -299,7 +337,7 @@ def propose(
     height, width = grid.image_size
     per_side = max(2, settings.points_per_side)
     scales = sorted({per_side, max(2, per_side // 2)}, reverse=True)
-    label_maps = [superpixels(grid, side) for side in scales]
+    label_maps = [premerge(superpixels(grid, side), grid) for side in scales]
     graphs = [_leaves(labels, grid) for labels in label_maps]
     total = sum(2 * max(len(leaves) - 1, 1) for leaves, _ in graphs) + 1
     done = [0]
@@ -321,15 +359,18 @@ def propose(
     for labels, (leaves, pairs) in zip(label_maps, graphs, strict=True):
         leaf_of_atom = labels.ravel()[first]
         chosen = np.zeros(len(leaves), bool)
+        # The superpixels themselves (after premerge a flat object can be a single one), then every merge.
+        regions = list(zip(leaves, *_outer_sums(len(leaves), pairs), strict=True))
         for mode in MODES:
-            for region, outer_sum, outer_count in hierarchy(leaves, pairs, float(h * w), mode, cancel, tick):
-                if region.area < min_cells or region.area > MAX_COVER * h * w:
-                    continue
-                score = _score(region, outer_sum, outer_count, float(h * w))
-                chosen[:] = False
-                chosen[region.members] = True
-                members = np.flatnonzero(chosen[leaf_of_atom])
-                candidates.append((score, members, region.area))
+            regions += hierarchy(leaves, pairs, float(h * w), mode, cancel, tick)
+        for region, outer_sum, outer_count in regions:
+            if region.area < min_cells or region.area > MAX_COVER * h * w:
+                continue
+            score = _score(region, outer_sum, outer_count, float(h * w))
+            chosen[:] = False
+            chosen[region.members] = True
+            members = np.flatnonzero(chosen[leaf_of_atom])
+            candidates.append((score, members, region.area))
     candidates.sort(key=lambda c: -c[0])
     areas = np.array([c[2] for c in candidates], np.float32)
     kept = _nms([c[1] for c in candidates], areas, atom_areas, settings.nms_iou, MAX_PROPOSALS)

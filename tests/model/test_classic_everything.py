@@ -93,9 +93,22 @@ def test_foreign_embedding_is_refused(engine: ClassicEngine) -> None:
         engine.everything(Embedding("sam2.1-tiny", (10, 10), {}))
 
 
-def test_flat_image_gives_no_crash(engine: ClassicEngine) -> None:
-    proposals = engine.everything(engine.embed(np.full((50, 60, 3), 128, np.uint8)))
-    assert all(p.mask.shape == (50, 60) for p in proposals)
+def test_flat_image_gives_nothing(engine: ClassicEngine) -> None:
+    assert engine.everything(engine.embed(np.full((50, 60, 3), 128, np.uint8))) == []
+
+
+def test_flat_objects_on_a_white_background(engine: ClassicEngine) -> None:
+    """A product photo: each flat object is one region at the top (the flat background is joined first)."""
+    image = np.full((540, 960, 3), 245, np.uint8)
+    circle, square = np.zeros((540, 960), np.uint8), np.zeros((540, 960), np.uint8)
+    cv2.circle(circle, (300, 250), 100, 1, -1)
+    cv2.rectangle(square, (550, 150), (750, 400), 1, -1)
+    image[circle > 0] = (200, 30, 30)
+    image[square > 0] = (30, 90, 200)
+    image = np.clip(image + np.random.default_rng(0).normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+    proposals = engine.everything(engine.embed(image))
+    for truth in (circle > 0, square > 0):
+        assert max(iou(p.mask, truth) for p in proposals[:3]) > 0.85
 
 
 def test_fill_small_removes_islands_and_holes() -> None:
