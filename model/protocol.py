@@ -170,12 +170,14 @@ class Concept:
     """What to find on an image: a noun phrase and/or exemplar boxes.
 
     text: a short noun phrase ("yellow school bus") or None; boxes: Nx4 float32 xyxy image pixels
-    on instances that are (label 1) or are not (label 0) what is sought; box_labels: N int32.
+    on instances that are (label 1) or are not (label 0) what is sought; box_labels: N int32;
+    min_score: instances scoring below this are not returned (a review slider can raise it).
     """
 
     text: str | None = None
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     box_labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int32))
+    min_score: float = 0.3
 
     def __post_init__(self) -> None:
         boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
@@ -192,11 +194,13 @@ class Concept:
 
 @dataclass(frozen=True, eq=False)
 class Instance:
-    """One model-made instance: HxW bool mask, 4 float32 xyxy box, score in [0, 1]."""
+    """One model-made instance: HxW bool mask, 4 float32 xyxy box, score in [0, 1], and the
+    phrase that found it (None for region proposals and exemplar-only concepts)."""
 
     mask: np.ndarray
     box: np.ndarray
     score: float
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,9 @@ class EverythingSettings:
     points_per_side: the point grid is this many points on each side (SAM's default 32);
     min_score: lowest predicted quality kept; min_stability: lowest stability score kept;
     nms_iou: boxes overlapping more than this are suppressed; min_area: regions and holes smaller
-    than this many pixels are removed.
+    than this many pixels are removed; concepts: phrases (e.g. the project's labels) that an engine
+    finding concepts (SAM 3) looks for instead of sampling a grid, each instance labelled with its
+    phrase, keeping those scoring >= concept_min_score.
     """
 
     points_per_side: int = 32
@@ -214,6 +220,8 @@ class EverythingSettings:
     min_stability: float = 0.95
     nms_iou: float = 0.7
     min_area: int = 100
+    concepts: tuple[str, ...] = ()
+    concept_min_score: float = 0.3
 
 
 Progress = Any

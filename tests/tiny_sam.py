@@ -131,3 +131,70 @@ def graph_ops(path: Path) -> Counter[str]:
     import onnx
 
     return Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+
+
+def char_tokenizer():  # type: ignore[no-untyped-def]
+    """A char-level CLIP tokenizer (a-z, 0-9, space; no merges): what a test needs of SAM 3's BPE."""
+    from transformers import CLIPTokenizer
+
+    chars = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list("0123456789 ")
+    words = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
+    return CLIPTokenizer(vocab={w: i for i, w in enumerate(words)}, merges=[], model_max_length=32)
+
+
+def tiny_sam3_concepts(folder: Path, seed: int = 0, tokenizer: bool = True) -> Path:
+    """A small SAM 3 video model (detector with text encoder + tracker, one ViT) at 224 px, saved to
+    `folder` with a char-level tokenizer, laid out like the facebook/sam3 checkpoint."""
+    import torch
+    from transformers import CLIPTextConfig, Sam3TrackerVideoConfig, Sam3VideoConfig, Sam3VideoModel
+    from transformers.models.sam3 import configuration_sam3 as c
+
+    torch.manual_seed(seed)
+    tok = char_tokenizer()
+    n = len(tok)
+    vit = c.Sam3ViTConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=224,
+        patch_size=14,
+        window_size=8,
+        global_attn_indexes=[1],
+        pretrain_image_size=224,
+    )
+    vision = c.Sam3VisionConfig(
+        backbone_config=vit, fpn_hidden_size=128, backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]]
+    )
+    text = CLIPTextConfig(
+        vocab_size=n,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=32,
+        projection_dim=32,
+        bos_token_id=n - 2,
+        eos_token_id=n - 1,
+        pad_token_id=n - 1,
+    )
+    small = {"hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 256}
+    detector = c.Sam3Config(
+        vision_config=vision,
+        text_config=text,
+        geometry_encoder_config=c.Sam3GeometryEncoderConfig(num_layers=1, **small),
+        detr_encoder_config=c.Sam3DETREncoderConfig(num_layers=1, **small),
+        detr_decoder_config=c.Sam3DETRDecoderConfig(num_layers=2, num_queries=20, **small),
+        mask_decoder_config=c.Sam3MaskDecoderConfig(hidden_size=128, num_attention_heads=2),
+    )
+    tracker = Sam3TrackerVideoConfig(
+        vision_config=vision,
+        image_size=224,
+        prompt_encoder_config={"hidden_size": 128, "image_size": 224, "patch_size": 14},
+        mask_decoder_config=DECODER,
+        **MEMORY,
+    )
+    Sam3VideoModel(Sam3VideoConfig(detector_config=detector, tracker_config=tracker)).save_pretrained(folder)
+    if tokenizer:
+        tok.save_pretrained(folder)
+    return folder

@@ -27,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data", type=Path, default=None, help="data folder (default $ANNOTATOR_DATA, else ../shared/data)"
     )
     parser.add_argument("--sequences", type=int, default=3, help="real sequences propagated (default 3)")
+    parser.add_argument(
+        "--everything",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time segment everything on one image with an N x N grid (default 0: not timed)",
+    )
     parser.add_argument("--synthetic", action="store_true", help="time generated inputs even when data exists")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.set_defaults(func=run)
@@ -52,11 +59,13 @@ def run(args: argparse.Namespace) -> int:
     clicks, frames = max(1, args.clicks), 0 if args.frames <= 0 else max(2, args.frames)
     root = None if args.synthetic else data_folder(args.data)
     if root is None:
-        report = run_bench(engine, clicks=clicks, frames=frames)
+        report = run_bench(engine, clicks=clicks, frames=frames, everything=args.everything)
     else:
         images = list_images(root)  # DataError (a clear message) when the folder is not a data folder
         videos = list_videos(root)[: max(0, args.sequences)] if frames and (root / "videos").is_dir() else []
-        report = run_real_bench(engine, images, videos, str(root), clicks=clicks, frames=frames)
+        report = run_real_bench(
+            engine, images, videos, str(root), clicks=clicks, frames=frames, everything=args.everything
+        )
     print(markdown_table(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

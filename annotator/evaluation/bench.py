@@ -49,6 +49,9 @@ class BenchReport:
     # The quick first mask that engines with a `preview` step show before the full one (classic).
     first_mask_ms_p50: float = float("nan")
     first_mask_ms_p95: float = float("nan")
+    everything_ms: float = float("nan")  # "segment everything" on one image (not measured: nan)
+    everything_points: int = 0  # its points per side
+    everything_proposals: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict."""
@@ -158,17 +161,47 @@ def bench_real_videos(engine: Engine, items: list[VideoItem], frames: int) -> tu
     return runs, size  # type: ignore[return-value]
 
 
+def bench_everything(engine: Engine, image: np.ndarray, points: int) -> BenchReport | None:
+    """A report holding only the "segment everything" figures of one image (None when the engine has no such step)."""
+    from model.protocol import EverythingSettings, supports
+
+    if points <= 0 or not supports(engine, "everything"):
+        return None
+    embedding = engine.embed(image)
+    start = time.perf_counter()
+    proposals = engine.everything(embedding, EverythingSettings(points_per_side=points))  # type: ignore[attr-defined]
+    elapsed = (time.perf_counter() - start) * 1000
+    nan = float("nan")
+    return BenchReport(
+        engine.model_id, engine.device, image.shape[:2], nan, nan, nan, 0, (0, 0), nan, nan, nan, None,
+        everything_ms=elapsed, everything_points=points, everything_proposals=len(proposals),
+    )  # fmt: skip
+
+
+def _with_everything(report: BenchReport, measured: BenchReport | None) -> BenchReport:
+    if measured is None:
+        return report
+    return replace(
+        report,
+        everything_ms=measured.everything_ms,
+        everything_points=measured.everything_points,
+        everything_proposals=measured.everything_proposals,
+    )
+
+
 def run_bench(
     engine: Engine,
     image_size: tuple[int, int] = (1080, 1920),
     video_size: tuple[int, int] = (480, 854),
     clicks: int = 20,
     frames: int = 40,
+    everything: int = 0,
 ) -> BenchReport:
-    """Time `engine` on generated inputs."""
+    """Time `engine` on generated inputs; `everything` > 0 also times segment everything at that grid density."""
     embed_ms, times = bench_embed_and_clicks(engine, image_size, clicks)
     per_frame, second_half = bench_propagation(engine, video_size, frames) if frames > 0 else (float("nan"),) * 2
-    return _report(engine, image_size, [embed_ms], [times], video_size, per_frame, second_half)
+    report = _report(engine, image_size, [embed_ms], [times], video_size, per_frame, second_half)
+    return _with_everything(report, bench_everything(engine, synthetic_scene(image_size)[0], everything))
 
 
 def run_real_bench(
@@ -178,14 +211,17 @@ def run_real_bench(
     source: str,
     clicks: int = 20,
     frames: int = 40,
+    everything: int = 0,
 ) -> BenchReport:
-    """Time `engine` on the real images (native size) and sequences of a data folder."""
+    """Time `engine` on the real images (native size) and sequences of a data folder (segment
+    everything, when `everything` > 0, on the first image)."""
     quick: list[float] = []
     embeds, times, image_size = bench_real_images(engine, images, clicks, quick)
     runs, video_size = bench_real_videos(engine, videos, frames) if frames > 0 and videos else ([], (0, 0))
     per_frame, second_half = _propagation_figures(runs)
     report = _report(engine, image_size, embeds, times, video_size, per_frame, second_half)
     first = [run[0] for run in times if run]
+    report = _with_everything(report, bench_everything(engine, load_image_item(images[0])[0], everything))
     return replace(
         report,
         source=source,
@@ -265,6 +301,15 @@ def markdown_table(report: BenchReport) -> str:
         ),
         ("peak RSS", "n/a" if report.peak_rss_mb is None else f"{report.peak_rss_mb:.0f} MiB"),
     ]
+    if not np.isnan(report.everything_ms):
+        side = report.everything_points
+        rows.insert(
+            -1,
+            (
+                "segment everything",
+                f"{report.everything_ms:.0f} ms ({side}x{side} grid, {report.everything_proposals} proposals)",
+            ),
+        )
     if real:
         head = f"Bench of `{report.engine}` on {report.device}, on the data in {report.source}"
         if report.sequences:

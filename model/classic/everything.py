@@ -2,12 +2,16 @@
 
 No weights. Steps, all on the working grid:
 1. superpixels: a watershed of the colour-contrast map from one seed per cell of a
-   points_per_side x points_per_side lattice (each seed at its cell's weakest edge);
-2. a region hierarchy: adjacent regions merge, weakest shared boundary and most similar colour
-   first (two orders: boundary-led and colour-led), every merged region is a candidate;
+   points_per_side x points_per_side lattice (each seed at its cell's weakest edge), and again
+   at half that density; adjacent ones of one colour with no edge between them are joined (flat
+   areas such as a white background);
+2. region hierarchies: adjacent regions merge, weakest shared boundary and most similar colour
+   first (two orders: boundary-led and colour-led, at both densities); every superpixel and
+   every merged region is a candidate;
 3. scores: how much stronger a region's outer boundary is than its inside, times its compactness,
    mapped to [0, 1];
-4. greedy mask NMS (regions are unions of superpixels, so their overlaps are exact and cheap),
+4. greedy mask NMS (regions are unions of "atoms", the cells sharing a superpixel at both
+   densities, so their overlaps are exact and cheap),
    small regions dropped and small holes filled (min_area), best first.
 """
 
@@ -26,6 +30,7 @@ from scipy import ndimage
 
 from model.classic.features import BINS, Grid
 from model.errors import Cancelled
+from model.masks import fill_small, mask_box
 from model.protocol import EverythingSettings, Instance
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,12 @@ OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
 MAX_COVER = 0.9
 # At most this many proposals are returned.
 MAX_PROPOSALS = 200
+# Adjacent superpixels this alike in colour (histogram intersection) with a boundary this weak
+# (relative to the image's mean contrast) are one flat area (see premerge).
+FLAT_SIMILARITY = 0.9
+FLAT_BOUNDARY = 1.0
+# The merge orders, one region hierarchy each (see _costs).
+MODES = ("boundary", "colour")
 
 
 @dataclass
@@ -137,9 +148,40 @@ def _leaves(labels: np.ndarray, grid: Grid) -> tuple[list[_Region], dict[tuple[i
     return leaves, pairs
 
 
-def _costs(
-    k: int, ids: list[int], shared: np.ndarray, norms: np.ndarray, areas: np.ndarray, colour_led: bool
-) -> np.ndarray:
+def _outer_sums(count: int, pairs: dict[tuple[int, int], list[float]]) -> tuple[list[float], list[float]]:
+    """Per superpixel: contrast summed over its boundary with the others, and that boundary's edge count."""
+    if not pairs:
+        return [0.0] * count, [0.0] * count
+    keys = np.array(list(pairs), np.int64)
+    shared = np.array(list(pairs.values()))
+    sums = np.bincount(keys.ravel(), np.repeat(shared[:, 0], 2), count)
+    counts = np.bincount(keys.ravel(), np.repeat(shared[:, 1], 2), count)
+    return sums.tolist(), counts.tolist()
+
+
+def premerge(labels: np.ndarray, grid: Grid) -> np.ndarray:
+    """Join adjacent superpixels of one colour with no edge between them (flat areas: a white
+    background, the sky) before the hierarchy: their merges make no candidate worth showing, and
+    many equal merge costs would make the hierarchy slow. Labels stay 0..n-1."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    leaves, pairs = _leaves(labels, grid)
+    if not pairs:
+        return labels
+    keys = np.array(list(pairs), np.int64)
+    shared = np.array(list(pairs.values()))
+    boundary = shared[:, 0] / np.maximum(shared[:, 1], 1.0)
+    hists = np.stack([leaf.hist / leaf.area for leaf in leaves])
+    similar = np.minimum(hists[keys[:, 0]], hists[keys[:, 1]]).sum(axis=1) / 3.0
+    join = (similar >= FLAT_SIMILARITY) & (boundary <= FLAT_BOUNDARY)
+    n = len(leaves)
+    graph = coo_matrix((np.ones(int(join.sum())), (keys[join, 0], keys[join, 1])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return component[labels].astype(np.int32)
+
+
+def _costs(k: int, ids: list[int], shared: np.ndarray, norms: np.ndarray, areas: np.ndarray, mode: str) -> np.ndarray:
     """Merge costs of region k with each adjacent region (shared: Kx2 contrast sums, edge counts).
 
     Low when the shared boundary is weak and the colours alike; growing with the merged size
@@ -148,8 +190,10 @@ def _costs(
     dissimilar = 1.0 - np.minimum(norms[ids], norms[k]).sum(axis=1) / 3.0
     boundary = shared[:, 0] / np.maximum(shared[:, 1], 1.0)
     size = areas[k] + areas[ids]
-    if colour_led:
+    if mode == "colour":
         return dissimilar + 0.5 * size + 0.2 * boundary
+    if mode == "edge":
+        return boundary + 0.5 * size
     return boundary * (0.5 + dissimilar) + 0.5 * size
 
 
@@ -157,7 +201,7 @@ def hierarchy(
     leaves: list[_Region],
     pairs: dict[tuple[int, int], list[float]],
     total_area: float,
-    colour_led: bool,
+    mode: str,
     cancel: threading.Event | None,
     tick: Callable[[], None],
 ) -> list[tuple[_Region, float, float]]:
@@ -185,7 +229,7 @@ def hierarchy(
         ids = list(neighbours[k])
         shared = np.array([neighbours[k][o] for o in ids]).reshape(-1, 2)
         if ids:
-            costs = _costs(k, ids, shared, norms, areas, colour_led)
+            costs = _costs(k, ids, shared, norms, areas, mode)
             at = int(np.argmin(costs))
             heapq.heappush(heap, (float(costs[at]), k, ids[at]))
         return shared
@@ -282,21 +326,6 @@ def _nms(members: list[np.ndarray], areas: np.ndarray, leaf_areas: np.ndarray, i
     return kept
 
 
-def fill_small(mask: np.ndarray, min_area: int) -> np.ndarray | None:
-    """Drop islands and fill holes smaller than `min_area` pixels; None when nothing is left."""
-    if min_area <= 0:
-        return mask if mask.any() else None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
-    small = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] < min_area]
-    if small:
-        mask = mask | np.isin(labels, small)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    big = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_area]
-    if not big:
-        return None
-    return np.isin(labels, big) if len(big) < count - 1 else mask
-
-
 def propose(
     grid: Grid,
     settings: EverythingSettings,
@@ -306,10 +335,11 @@ def propose(
     """Object proposals of a grid, best score first (see the module docstring)."""
     h, w = grid.size
     height, width = grid.image_size
-    labels = superpixels(grid, max(2, settings.points_per_side))
-    leaves, pairs = _leaves(labels, grid)
-    n = len(leaves)
-    total = 2 * max(n - 1, 1) + 1
+    per_side = max(2, settings.points_per_side)
+    scales = sorted({per_side, max(2, per_side // 2)}, reverse=True)
+    label_maps = [premerge(superpixels(grid, side), grid) for side in scales]
+    graphs = [_leaves(labels, grid) for labels in label_maps]
+    total = sum(2 * max(len(leaves) - 1, 1) for leaves, _ in graphs) + 1
     done = [0]
 
     def tick() -> None:
@@ -317,40 +347,49 @@ def propose(
         if progress is not None:
             progress(done[0], total)
 
+    # Atoms: the cells sharing one superpixel at every scale; every region is a union of atoms.
+    combined = np.zeros((h, w), np.int64)
+    for labels in label_maps:
+        combined = combined * (int(labels.max()) + 1) + labels
+    _, first, atom_flat = np.unique(combined.ravel(), return_index=True, return_inverse=True)
+    atoms = atom_flat.reshape(h, w)
+    atom_areas = np.bincount(atom_flat).astype(np.float32)
     candidates: list[tuple[float, np.ndarray, float]] = []
-    cell_area = (height * width) / float(h * w)
-    min_cells = settings.min_area / cell_area
-    for colour_led in (False, True):
-        for region, outer_sum, outer_count in hierarchy(leaves, pairs, float(h * w), colour_led, cancel, tick):
+    min_cells = settings.min_area * (h * w) / float(height * width)
+    for labels, (leaves, pairs) in zip(label_maps, graphs, strict=True):
+        leaf_of_atom = labels.ravel()[first]
+        chosen = np.zeros(len(leaves), bool)
+        # The superpixels themselves (after premerge a flat object can be a single one), then every merge.
+        regions = list(zip(leaves, *_outer_sums(len(leaves), pairs), strict=True))
+        for mode in MODES:
+            regions += hierarchy(leaves, pairs, float(h * w), mode, cancel, tick)
+        for region, outer_sum, outer_count in regions:
             if region.area < min_cells or region.area > MAX_COVER * h * w:
                 continue
             score = _score(region, outer_sum, outer_count, float(h * w))
-            candidates.append((score, np.array(region.members), region.area))
+            chosen[:] = False
+            chosen[region.members] = True
+            members = np.flatnonzero(chosen[leaf_of_atom])
+            candidates.append((score, members, region.area))
     candidates.sort(key=lambda c: -c[0])
-    leaf_areas = np.array([leaf.area for leaf in leaves], np.float32)
     areas = np.array([c[2] for c in candidates], np.float32)
-    kept = _nms([c[1] for c in candidates], areas, leaf_areas, settings.nms_iou, MAX_PROPOSALS)
+    kept = _nms([c[1] for c in candidates], areas, atom_areas, settings.nms_iou, MAX_PROPOSALS)
     instances = []
     for row in kept:
         if cancel is not None and cancel.is_set():
             raise Cancelled("segment everything was cancelled")
         score, members, _ = candidates[row]
-        cells = fill_small(np.isin(labels, members), int(np.ceil(min_cells)))
+        inside = np.zeros(len(atom_areas), bool)
+        inside[members] = True
+        cells = fill_small(inside[atoms], int(np.ceil(min_cells)))
         if cells is None:
             continue
         soft = cv2.GaussianBlur(cells.astype(np.float32), (3, 3), 0)
         mask = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
         if not mask.any():
             continue
-        instances.append(Instance(mask, _box(mask), score))
+        instances.append(Instance(mask, mask_box(mask), score))
     if progress is not None:
         progress(total, total)
-    log.debug("classic everything: %d superpixels, %d candidates, %d proposals", n, len(candidates), len(instances))
+    log.debug("classic everything: scales %s, %d candidates, %d proposals", scales, len(candidates), len(instances))
     return instances
-
-
-def _box(mask: np.ndarray) -> np.ndarray:
-    """The xyxy box (pixel edges) of a non-empty mask, float32."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], np.float32)

@@ -32,7 +32,12 @@ CATALOG: dict[str, ModelEntry] = {
     "sam-vit-l": ModelEntry("facebook/sam-vit-large", "sam", 1250, "Apache-2.0", False, "SAM ViT-L (images only)"),
     "sam-vit-h": ModelEntry("facebook/sam-vit-huge", "sam", 2560, "Apache-2.0", False, "SAM ViT-H (images only)"),
     "sam3-tracker": ModelEntry(
-        "facebook/sam3", "sam3", 3440, "SAM License", True, "SAM 3 tracker (gated: accept the licence, log in)"
+        "facebook/sam3",
+        "sam3",
+        3440,
+        "SAM License",
+        True,
+        "SAM 3 (gated: accept the licence, log in): clicks, and phrases or example boxes that find every instance",
     ),
 }
 

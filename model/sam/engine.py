@@ -8,6 +8,7 @@ in `model.sam.video`; their model (with the memory modules) is loaded on first u
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,17 @@ import numpy as np
 from model.device import autocast, is_out_of_memory, move, pick_device, pick_precision, release
 from model.errors import EngineError, WeightsUnavailable
 from model.paths import weights_dir
-from model.protocol import Embedding, FrameSource, Prediction, Prompt, VideoSession, check_image
+from model.protocol import (
+    Embedding,
+    EverythingSettings,
+    FrameSource,
+    Instance,
+    Prediction,
+    Progress,
+    Prompt,
+    VideoSession,
+    check_image,
+)
 from model.sam.catalog import CATALOG
 from model.sam.families import FAMILIES, Family
 
@@ -26,6 +37,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 META_SUFFIXES = (".pt", ".pth")
+# What `everything` uses when given no settings.
+DEFAULT_EVERYTHING = EverythingSettings()
 
 
 def model_class(family: Family, video: bool) -> Any:
@@ -71,6 +84,8 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
     transformers.logging.set_verbosity_error()
     try:
         loaded, info = cls.from_pretrained(str(path), output_loading_info=True)
+        if info.get("missing_keys") and family.architecture == "sam3" and config_type(path) == "sam3_video":
+            loaded, info = cls.from_pretrained(str(path), output_loading_info=True, key_mapping=SAM3_VIDEO_KEYS)
     except (OSError, ValueError, RuntimeError, KeyError) as error:
         raise EngineError(f"cannot load model '{name}' from {path}: {error}") from error
     finally:
@@ -85,6 +100,16 @@ def load_model(name: str, family: Family, weights: str | None, video: bool = Fal
     return loaded
 
 
+def config_type(path: Path) -> str | None:
+    """The model_type of a transformers weights folder's config.json (None when unreadable)."""
+    import json
+
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def weights_fingerprint(path: Path) -> str:
     """A short hash of the weight files' names, sizes and modification times: embeddings cached on
     disk belong to one set of weights, not just to a model name."""
@@ -96,6 +121,21 @@ def weights_fingerprint(path: Path) -> str:
         stat = file.stat()
         digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()[:8]
+
+
+def feature_arrays(embedding: Embedding) -> list[np.ndarray]:
+    """The image-feature levels of an embedding (features_0, features_1, ...), in order."""
+    count = sum(1 for key in embedding.data if key.startswith("features_"))
+    return [embedding.data[f"features_{i}"] for i in range(count)]
+
+
+# transformers' renaming of a SAM 3 video checkpoint (detector + tracker) for the tracker classes,
+# given explicitly when the built-in mapping leaves weights missing.
+SAM3_VIDEO_KEYS = {
+    r"^tracker_model\.(.+)": r"\1",
+    r"^detector_model\.vision_encoder\.backbone\.": "vision_encoder.backbone.",
+    r"^tracker_neck\.": "vision_encoder.neck.",
+}
 
 
 @dataclass(frozen=True)
@@ -226,7 +266,7 @@ class SamEngine:
     def features(self, embedding: Embedding) -> Any:
         """The embedding's features as the model's forward wants them."""
         torch = self._torch
-        levels = [torch.from_numpy(embedding.data[f"features_{i}"]).to(self.device) for i in range(len(embedding.data))]
+        levels = [torch.from_numpy(a).to(self.device) for a in feature_arrays(embedding)]
         return levels[0] if self.family.longest_side else levels
 
     def model_prompt(self, prompt: Prompt, image_size: tuple[int, int]) -> ModelPrompt | None:
@@ -267,7 +307,7 @@ class SamEngine:
         if self.runtime.startswith("onnx"):
             try:
                 _, decoder = self.onnx_parts()
-                features = [embedding.data[f"features_{i}"] for i in range(len(embedding.data))]
+                features = feature_arrays(embedding)
                 low, scores = decoder(features, inputs.points, inputs.labels, inputs.box, inputs.logits, multimask)
                 return torch.from_numpy(low), torch.from_numpy(scores)
             except EngineError as error:
@@ -290,6 +330,20 @@ class SamEngine:
             return out.pred_masks[0, 0].float(), out.iou_scores[0, 0].float()
 
         return self.run(work)
+
+    def everything(
+        self,
+        embedding: Embedding,
+        settings: EverythingSettings = DEFAULT_EVERYTHING,
+        cancel: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> list[Instance]:
+        """Segment everything: a point grid decoded in batches, filtered and deduplicated (see model.sam.everything)."""
+        from model.sam.everything import everything
+
+        if embedding.model_id != self.model_id:
+            raise EngineError(f"embedding of model {embedding.model_id} given to {self.model_id}")
+        return everything(self, embedding, settings, cancel, progress)
 
     def empty(self, image_size: tuple[int, int]) -> Prediction:
         """No mask: what an empty prompt gives."""
@@ -368,4 +422,22 @@ def create_engine(
                 video.load_state_dict(loaded.state_dict(), strict=False)
             return video
 
+    folder = Path(weights) if weights else weights_dir() / model
+    if family.architecture == "sam3" and weights != "random" and config_type(folder) in ("sam3_video", "sam3"):
+        from model.sam.concepts import load_detector
+
+        detector, tokenizer = load_detector(model, folder)
+        from model.sam.concepts import Sam3ConceptEngine
+
+        return Sam3ConceptEngine(
+            family,
+            loaded,
+            f"{model_id}+concepts",
+            device or "auto",
+            precision,
+            video_loader,
+            runtime,
+            detector=detector,
+            tokenizer=tokenizer,
+        )
     return SamEngine(family, loaded, model_id, device or "auto", precision, video_loader, runtime)

@@ -144,6 +144,18 @@ def test_bench_cli_runs_on_generated_inputs_and_says_so(tmp_path: Path, capsys) 
     assert "click -> mask p50" in out and "propagation, second half" in out and "SYNTHETIC" in out
 
 
+def test_bench_cli_times_segment_everything_when_asked(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "bench.json"
+    args = ["bench", "--synthetic", "--clicks", "1", "--frames", "0", "--everything", "8", "--json", str(out)]
+    assert main(args) == 0
+    figures = json.loads(out.read_text())
+    assert figures["everything_ms"] > 0 and figures["everything_points"] == 8 and figures["everything_proposals"] > 0
+    assert "segment everything" in capsys.readouterr().out
+    assert main(["bench", "--synthetic", "--clicks", "1", "--frames", "0", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["everything_points"] == 0
+    assert "segment everything" not in capsys.readouterr().out
+
+
 def test_bench_cli_times_the_real_images_and_sequences(shared_data: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "bench.json"
     args = ["bench", "--data", str(shared_data), "--clicks", "2", "--frames", "3", "--sequences", "1"]

@@ -14,8 +14,8 @@ from annotator.evaluation.bench import synthetic_scene
 from annotator.evaluation.metrics import iou
 from model import registry
 from model.classic.engine import ClassicEngine
-from model.classic.everything import fill_small
 from model.errors import Cancelled, EngineError
+from model.masks import fill_small
 from model.protocol import Embedding, EverythingSettings, ProposalMaker, supports
 
 
@@ -93,9 +93,22 @@ def test_foreign_embedding_is_refused(engine: ClassicEngine) -> None:
         engine.everything(Embedding("sam2.1-tiny", (10, 10), {}))
 
 
-def test_flat_image_gives_no_crash(engine: ClassicEngine) -> None:
-    proposals = engine.everything(engine.embed(np.full((50, 60, 3), 128, np.uint8)))
-    assert all(p.mask.shape == (50, 60) for p in proposals)
+def test_flat_image_gives_nothing(engine: ClassicEngine) -> None:
+    assert engine.everything(engine.embed(np.full((50, 60, 3), 128, np.uint8))) == []
+
+
+def test_flat_objects_on_a_white_background(engine: ClassicEngine) -> None:
+    """A product photo: each flat object is one region at the top (the flat background is joined first)."""
+    image = np.full((540, 960, 3), 245, np.uint8)
+    circle, square = np.zeros((540, 960), np.uint8), np.zeros((540, 960), np.uint8)
+    cv2.circle(circle, (300, 250), 100, 1, -1)
+    cv2.rectangle(square, (550, 150), (750, 400), 1, -1)
+    image[circle > 0] = (200, 30, 30)
+    image[square > 0] = (30, 90, 200)
+    image = np.clip(image + np.random.default_rng(0).normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+    proposals = engine.everything(engine.embed(image))
+    for truth in (circle > 0, square > 0):
+        assert max(iou(p.mask, truth) for p in proposals[:3]) > 0.85
 
 
 def test_fill_small_removes_islands_and_holes() -> None:
@@ -122,3 +135,26 @@ def test_shared_images_have_a_matching_proposal(engine: ClassicEngine, shared_da
         proposals = engine.everything(engine.embed(image))
         best.append(max(iou(p.mask, gt, ignore) for p in proposals))
     assert float(np.mean(best)) >= 0.6
+
+
+def test_fill_small_matches_whole_image_components() -> None:
+    """Cropping to the mask's box changes nothing against connected components over the whole image."""
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        # Blobs in a window that may or may not reach the image's edges.
+        seeds = np.zeros((40, 50), bool)
+        y0, x0 = rng.integers(0, 20, 2)
+        y1, x1 = y0 + rng.integers(5, 25), x0 + rng.integers(5, 35)
+        seeds[y0:y1, x0:x1] = rng.random((min(y1, 40) - y0, min(x1, 50) - x0)) > 0.8
+        mask = cv2.dilate(seeds.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        min_area = int(rng.integers(1, 30))
+        expected = mask.copy()
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+        # The outside of the whole mask (the largest background part) is never a hole.
+        for i in range(1, count):
+            if stats[i, cv2.CC_STAT_AREA] < min_area:
+                expected |= labels == i
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(expected.astype(np.uint8), connectivity=8)
+        expected = np.isin(labels, [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_area])
+        got = fill_small(mask, min_area)
+        assert np.array_equal(got if got is not None else np.zeros_like(mask), expected)
