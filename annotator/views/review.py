@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MESSAGE_MS = 8000
+# Find keeps instances down to this score (or the Score slider's, if higher), so that the slider can
+# show the doubtful ones: SAM 3 scores a query by its own and the phrase's presence probability, and
+# queries that match nothing score near 0, so this floor lets through few besides real candidates.
+FIND_MIN_SCORE = 0.1
 Exemplar = tuple[tuple[float, float, float, float], bool]  # xyxy image pixels, positive
 
 
@@ -279,8 +283,9 @@ class ReviewController(QObject):
         boxes = np.array([box for box, _ in exemplars], np.float32).reshape(-1, 4)
         signs = np.array([1 if positive else 0 for _, positive in exemplars], np.int32)
         try:
-            concepts = [(Concept(text, boxes, signs), text, label) for text, label in phrases] or [
-                (Concept(None, boxes, signs), None, None)
+            floor = max(FIND_MIN_SCORE, self.threshold)
+            concepts = [(Concept(text, boxes, signs, min_score=floor), text, label) for text, label in phrases] or [
+                (Concept(None, boxes, signs, min_score=floor), None, None)
             ]
         except ValueError:
             self.message.emit("type a phrase, pick a label, or draw an exemplar box first")

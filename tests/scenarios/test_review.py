@@ -183,3 +183,41 @@ def test_a_cancelled_run_adds_nothing_and_a_finished_one_reported_progress(launc
     user.press("Everything", panel)
     user.wait(lambda: len(proposal_rows(user)) > 0, timeout=60000)
     assert any(total > 0 and done > 0 for done, total in seen)
+
+
+@pytest.mark.slow
+def test_find_a_phrase_with_sam3_concepts_and_accept_one_with_its_label(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SAM 3 (a tiny detector + tracker with random weights, loaded through the registry as real
+    weights are): type a phrase, press Find, the instances come as proposals named by the phrase;
+    accepting one makes an object labelled with it (the label is made from the phrase)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tiny_sam import tiny_sam3_concepts
+
+    from model import registry
+
+    weights = tiny_sam3_concepts(tmp_path / "sam3")
+    folder = tmp_path / "photos"
+    write_images(folder, 1, SMALL)
+
+    def factory(name: str, **options: object):  # type: ignore[no-untyped-def]
+        return registry.create("sam3-tracker", weights=str(weights), device="cpu")
+
+    user = launch(folder, engine="sam3-tracker", factory=factory)
+    user.wait_ready()
+    window, panel = user.window, user.window.find_panel
+    user.wait(lambda: panel.find_button.isEnabled(), timeout=60000)
+    panel.phrase.setFocus()
+    user.type_text("zebra", widget=panel.phrase)
+    user.press("Find", panel)
+    user.wait(lambda: not window.review.running and len(proposal_rows(user)) > 0, timeout=60000)
+    rows = proposal_rows(user)
+    assert all("zebra" in row for row in rows)
+    project = window.project
+    stored = project.proposals(project.items[0].id)
+    assert len(stored) == len(rows) and all(p.phrase == "zebra" and p.score >= 0.1 for p in stored)
+    click_row(user, panel.list, 0)
+    user.press("Accept", panel)
+    user.wait(lambda: len(user.object_rows()) == 1)
+    assert "[zebra]" in user.object_rows()[0] and "zebra" in [row.split()[-1] for row in user.label_rows()]
+    assert len(proposal_rows(user)) == len(rows) - 1
