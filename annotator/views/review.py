@@ -259,7 +259,12 @@ class ReviewController(QObject):
             self.message.emit(reason)
         if target is None:
             return False
-        settings = EverythingSettings(points_per_side=points_per_side)
+        # An engine that finds concepts (SAM 3) looks for every label of the project instead of a grid.
+        labels = {label.name: label.id for label in self.project.labels} if self.project is not None else {}
+        concepts = tuple(labels) if supports(self.window.bridge.engine, "find") else ()
+        settings = EverythingSettings(
+            points_per_side=points_per_side, concepts=concepts, concept_min_score=FIND_MIN_SCORE
+        )
         bridge, serial = self.window.bridge, self._serial + 1
         key, image = target[2], target[3]
 
@@ -270,7 +275,11 @@ class ReviewController(QObject):
                 instances = engine.everything(embedding, settings, cancel, progress)  # type: ignore[attr-defined]
             except Cancelled:
                 return
-            yield _found(instances, None, None)
+            found: list[Found] = []
+            for instance in instances:
+                phrase = getattr(instance, "label", None)
+                found += _found([instance], phrase, labels.get(phrase) if phrase else None)
+            yield found
 
         return self._start(make, target, "everything", json.dumps(asdict(settings)), "segment everything")
 

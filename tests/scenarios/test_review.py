@@ -221,3 +221,11 @@ def test_find_a_phrase_with_sam3_concepts_and_accept_one_with_its_label(launch, 
     user.wait(lambda: len(user.object_rows()) == 1)
     assert "[zebra]" in user.object_rows()[0] and "zebra" in [row.split()[-1] for row in user.label_rows()]
     assert len(proposal_rows(user)) == len(rows) - 1
+    # Everything with a concept engine looks for every label of the project (here: zebra).
+    user.press("Reject Rest", panel)
+    user.wait(lambda: not proposal_rows(user))
+    user.press("Everything", panel)
+    user.wait(lambda: not window.review.running and len(proposal_rows(user)) > 0, timeout=60000)
+    again = project.proposals(project.items[0].id)
+    zebra = next(label.id for label in project.labels if label.name == "zebra")
+    assert again and all(p.phrase == "zebra" and p.label_id == zebra for p in again)
