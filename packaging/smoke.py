@@ -57,7 +57,9 @@ def check_install(require_installed: bool) -> None:
     check((importlib.resources.files("annotator") / "py.typed").is_file(), "package data missing: annotator/py.typed")
     parser = cli._build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    missing = sorted(set(cli.SUBCOMMANDS) - commands)
+    # Modules are named after their command, except where a command is not an identifier (3d: threed).
+    missing = sorted(name for name in cli.SUBCOMMANDS if f"annotator.cli.{name}" not in sys.modules)
+    check(len(commands) == len(cli.SUBCOMMANDS) + 1, f"CLI commands registered: {sorted(commands)}")
     check(not missing, f"CLI subcommands that did not import: {', '.join(missing)}")
     print(f"smoke: annotator {annotator.__version__} from {location}; subcommands: {', '.join(sorted(commands))}")
 
