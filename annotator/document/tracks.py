@@ -170,6 +170,25 @@ def interpolated_track(track: dict[int, TrackSample], low: int = 0, high: int | 
     return samples
 
 
+def track_states(track: dict[int, TrackSample], low_below: float = 0.7) -> dict[int, str]:
+    """Frame -> what the timeline shows of a track: 'user' (keyframe), 'propagated' (tracked or
+    interpolated), 'low' (tracked with a score below `low_below`), 'occluded' (every point or the box
+    hidden) or 'absent' (outside the view)."""
+    states = {}
+    for frame, sample in track.items():
+        if sample.outside:
+            states[frame] = "absent"
+        elif sample.keyframe:
+            states[frame] = "user"
+        elif all(sample.occluded):
+            states[frame] = "occluded"
+        elif sample.score is not None and sample.score < low_below:
+            states[frame] = "low"
+        else:
+            states[frame] = "propagated"
+    return states
+
+
 def keyframe_limits(track: dict[int, TrackSample], frame: int, frame_count: int) -> tuple[int, int]:
     """Frames a tracking run from `frame` may write: strictly between the neighbouring keyframes."""
     keys = [f for f, s in track.items() if s.keyframe and f != frame]

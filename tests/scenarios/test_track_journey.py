@@ -1,0 +1,79 @@
+"""Track journeys: draw a box with the box-track tool, track it, correct a corner on a later frame, undo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from scenario_driver import User, disc_centre, write_moving_video
+
+from annotator.document import Project
+
+pytestmark = pytest.mark.gui
+
+RADIUS = 40
+
+
+def _go_to(user: User, frame: int) -> None:
+    user.key(Qt.Key.Key_Home, widget=user.canvas_view)
+    for _ in range(frame):
+        user.key(Qt.Key.Key_Period, widget=user.canvas_view)
+    user.wait(lambda: user.window.timeline.label.text().startswith(f"frame {frame} /"))
+
+
+def _screen_differs(user: User, x: float, y: float, image: np.ndarray) -> bool:
+    shown = np.array(user.pixel(x, y), float)
+    return float(np.abs(shown - image[int(y), int(x)].astype(float)).max()) > 40
+
+
+def test_box_track_follows_the_disc_and_a_corner_drag_is_a_keyframe(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    clip = tmp_path / "clips" / "walk.mp4"
+    clip.parent.mkdir()
+    write_moving_video(clip, frames=12)
+    user = launch(clip.parent)
+    window = user.window
+    user.wait_ready()
+    # The box-track tool from the Tools menu; a drag around the disc on frame 0 makes a box keyframe.
+    user.choose_menu("Tools", "Box Track Tool")
+    x, y = disc_centre(0)
+    user.drag([(x - RADIUS, y - RADIUS), (x, y), (x + RADIUS, y + RADIUS)])
+    user.wait(lambda: window.layers.rowCount() == 1)
+    project = window.project
+    [obj] = project.objects(project.items[0].id)
+    key = project.track_sample(obj.id, 0)
+    assert key.keyframe and np.allclose(key.box, (x - RADIUS, y - RADIUS, x + RADIUS, y + RADIUS), atol=2)
+    assert obj.id in window.tracks.layer.drawn  # the canvas draws the box
+    # Track forward from the Track menu: one undo step, the box follows the disc (4 px a frame).
+    user.choose_menu("Track", "Track Forward")
+    user.wait(lambda: not window.tracks.runner.running, timeout=30000)
+    track = project.track(obj.id)
+    assert sorted(track) == list(range(12)) and all(track[f].source == "tracker" for f in range(1, 12))
+    assert project.history.undo_description == "Track forward"
+    for frame in (5, 11):
+        cx = (track[frame].box[0] + track[frame].box[2]) / 2
+        assert abs(cx - disc_centre(frame)[0]) < 8, (frame, track[frame].box)
+    assert window.timeline.track_view.tracks[window.timeline.track_rows[obj.id]][1][11] == "propagated"
+    # On frame 8 the canvas draws the tracked box, where the edge of the disc's box is.
+    _go_to(user, 8)
+    user.wait_ready()
+    tracked = project.track_sample(obj.id, 8)
+    assert window.tracks.layer.drawn[obj.id] == tracked
+    x0, y0, x1, y1 = tracked.box
+    image = window.session.image
+    assert _screen_differs(user, (x0 + x1) / 2, y0, image)  # the box's top edge is drawn
+    # Drag its bottom-right corner outwards: frame 8 becomes a keyframe with that corner.
+    user.drag([(x1, y1), (x1 + 10, y1 + 6), (x1 + 20, y1 + 12)])
+    user.wait(lambda: project.track_sample(obj.id, 8).keyframe)
+    corrected = project.track_sample(obj.id, 8)
+    assert np.allclose(corrected.box, (x0, y0, x1 + 20, y1 + 12), atol=1.5)
+    assert project.track_keyframes(obj.id) == [0, 8]
+    assert window.timeline.track_view.tracks[window.timeline.track_rows[obj.id]][1][8] == "user"
+    # Undo takes the correction back; the tracked box is there again (and on disk).
+    user.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier, widget=user.canvas_view)
+    assert project.track_sample(obj.id, 8) == tracked
+    assert window.tracks.layer.drawn[obj.id] == tracked
+    on_disk = Project.open(project.path)
+    assert on_disk.track_sample(obj.id, 8) == tracked and on_disk.track_keyframes(obj.id) == [0]
+    on_disk.close()
