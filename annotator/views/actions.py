@@ -91,6 +91,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "interpolate", "&Interpolate Between Keyframes", "Alt+I", "fa5s.grip-lines", "Track", "tracks.interpolate"
     ),
+    ActionSpec("retrack", "&Re-track After a Correction", "", "fa5s.redo-alt", "Track", "tracks.toggle_retrack", True),
     ActionSpec("seed_points", "&Seed Points from Mask", "", "fa5s.braille", "Track", "tracks.seed_from_mask"),
     ActionSpec(
         "clear_tracked", "&Clear Tracked Frames (keep keyframes)", "", "fa5s.eraser", "Track", "tracks.clear_tracked"

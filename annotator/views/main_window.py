@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
                 tools.addAction(action)
                 toolbar.addAction(action)
         self.actions["tool_point"].setChecked(True)
+        self.actions["retrack"].setChecked(self.tracks.retrack)
         toolbar.addAction(self.actions["hover"])
         toolbar.addSeparator()
         for name in ("undo", "redo", "new_object", "cycle", "fill_holes", "fit"):

@@ -94,10 +94,20 @@ class TrackRunController(QObject):
         return self.run is not None
 
     def start(
-        self, project: Project, frames: FrameSource, start: int, object_ids: list[int], direction: Direction
+        self,
+        project: Project,
+        frames: FrameSource,
+        start: int,
+        object_ids: list[int],
+        direction: Direction,
+        own_group: bool = True,
     ) -> bool:
-        """Track the objects' samples on frame `start`; False (with a message) when there is nothing to do."""
-        if self.run is not None or project.in_group:
+        """Track the objects' samples on frame `start`; False (with a message) when there is nothing to do.
+
+        With own_group False the caller has begun a group (a correction and its re-track are one undo
+        step); the run ends it when it finishes, and the caller ends it when this returns False.
+        """
+        if self.run is not None or (own_group and project.in_group):
             self.message.emit("a tracking or propagation run is already going")
             return False
         anchors = _anchors(project, object_ids, start)
@@ -139,7 +149,8 @@ class TrackRunController(QObject):
 
         self.project = project
         self.failed = False
-        project.begin_group(f"Track {direction}")
+        if own_group:
+            project.begin_group(f"Track {direction}")
         job_id = self.bridge.run_job(make)
         self.run = _Run(job_id, start, direction, limits, kinds, low=start, high=start)
         self.progressed.emit(start, start)

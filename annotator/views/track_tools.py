@@ -72,7 +72,9 @@ def _moved(sample: TrackSample, grabbed: Any, x: float, y: float) -> TrackSample
 
 def seed_points(image: np.ndarray, mask: np.ndarray, count: int = SEED_POINTS) -> np.ndarray:
     """Up to `count` Nx2 (x, y) points to track inside a HxW bool mask: corners first, then a grid."""
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8))
+    # Away from the outline: points on it drift onto the background as the object moves.
+    size = max(5, int(0.15 * np.sqrt(mask.sum())) | 1)
+    inner = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
     if not inner.any():
         inner = mask.astype(np.uint8)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
@@ -95,6 +97,7 @@ class TrackTools(QObject):
         self.layer = TrackLayer(window.canvas)
         self.runner = TrackRunController(window.bridge)
         self._project: Any = None
+        self.retrack = True  # a correction re-tracks both ways up to the neighbouring keyframes
         self._drag: tuple[str, Any] | None = None  # ('box', start point) or ('edit', (object id, grab, sample))
         self.rubber = QGraphicsRectItem()
         self.rubber.setPen(QPen(QColor(0, 220, 255), 0, Qt.PenStyle.DashLine))
@@ -273,9 +276,30 @@ class TrackTools(QObject):
         if moved.kind == "box" and (moved.box[2] - moved.box[0] < 1 or moved.box[3] - moved.box[1] < 1):
             self.refresh()
             return True
-        self._execute(SetTrackSample(object_id, self.window.session.frame, moved))
-        self.refresh()
+        self._correct(object_id, moved)
         return True
+
+    def _correct(self, object_id: int, sample: TrackSample) -> None:
+        """Make `sample` the object's keyframe on this frame; when the track has tracked or interpolated
+        frames, re-track both ways up to the neighbouring keyframes (one undo step with the correction)."""
+        project, session = self.window.project, self.window.session
+        assert project is not None
+        tracked = any(not s.keyframe for s in project.track(object_id).values())
+        if not (self.retrack and tracked and session.frames is not None) or project.in_group:
+            self._execute(SetTrackSample(object_id, session.frame, sample))
+            self.refresh()
+            return
+        project.begin_group("Correct and re-track")
+        started = False
+        try:
+            project.execute(SetTrackSample(object_id, session.frame, sample))
+            started = self.runner.start(project, session.frames, session.frame, [object_id], "both", own_group=False)
+        except AnnotatorError as error:
+            self.window.show_error(error)
+        finally:
+            if not started:
+                project.end_group()
+        self.refresh()
 
     def _add_point(self, x: float, y: float) -> None:
         project, frame = self.window.project, self.window.session.frame
@@ -294,9 +318,7 @@ class TrackTools(QObject):
         sample = self.layer.drawn[object_id]
         occluded = list(sample.occluded)
         occluded[index] = not occluded[index]
-        flipped = TrackSample.of_points(sample.points.tolist(), occluded=tuple(occluded))
-        self._execute(SetTrackSample(object_id, self.window.session.frame, flipped))
-        self.refresh()
+        self._correct(object_id, TrackSample.of_points(sample.points.tolist(), occluded=tuple(occluded)))
 
     # -- slots named in ACTIONS -------------------------------------------------------------------
     def use_box_tool(self) -> None:
@@ -376,6 +398,10 @@ class TrackTools(QObject):
             and project.track_sample(session.selected, session.frame)
         ):
             self._execute(RemoveTrackSample(session.selected, session.frame))
+
+    def toggle_retrack(self) -> None:
+        """Whether a correction re-tracks both ways up to the neighbouring keyframes."""
+        self.retrack = self.window.actions["retrack"].isChecked()
 
     def cancel_all(self) -> None:
         """Stop a running propagation or tracking run."""

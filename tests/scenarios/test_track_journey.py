@@ -63,17 +63,73 @@ def test_box_track_follows_the_disc_and_a_corner_drag_is_a_keyframe(launch, tmp_
     x0, y0, x1, y1 = tracked.box
     image = window.session.image
     assert _screen_differs(user, (x0 + x1) / 2, y0, image)  # the box's top edge is drawn
-    # Drag its bottom-right corner outwards: frame 8 becomes a keyframe with that corner.
+    # Drag its bottom-right corner outwards: frame 8 becomes a keyframe with that corner, and the frames
+    # around it are re-tracked up to the neighbouring keyframes (one undo step with the correction).
+    before = dict(track)
     user.drag([(x1, y1), (x1 + 10, y1 + 6), (x1 + 20, y1 + 12)])
     user.wait(lambda: project.track_sample(obj.id, 8).keyframe)
+    user.wait(lambda: not window.tracks.runner.running, timeout=30000)
     corrected = project.track_sample(obj.id, 8)
     assert np.allclose(corrected.box, (x0, y0, x1 + 20, y1 + 12), atol=1.5)
-    assert project.track_keyframes(obj.id) == [0, 8]
+    assert project.track_keyframes(obj.id) == [0, 8] and project.track_sample(obj.id, 0) == key
+    grown = project.track_sample(obj.id, 10)
+    assert grown.source == "tracker" and grown.box[2] - grown.box[0] > before[10].box[2] - before[10].box[0] + 8
+    assert project.history.undo_description == "Correct and re-track"
     assert window.timeline.track_view.tracks[window.timeline.track_rows[obj.id]][1][8] == "user"
-    # Undo takes the correction back; the tracked box is there again (and on disk).
+    # Undo takes the correction and its re-track back; the tracked boxes are there again (and on disk).
     user.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier, widget=user.canvas_view)
-    assert project.track_sample(obj.id, 8) == tracked
+    assert project.track(obj.id) == before
     assert window.tracks.layer.drawn[obj.id] == tracked
     on_disk = Project.open(project.path)
-    assert on_disk.track_sample(obj.id, 8) == tracked and on_disk.track_keyframes(obj.id) == [0]
+    assert on_disk.track(obj.id) == before and on_disk.track_keyframes(obj.id) == [0]
     on_disk.close()
+
+
+def test_points_seeded_from_a_mask_follow_the_disc_and_boxes_interpolate(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    clip = tmp_path / "clips" / "walk.mp4"
+    clip.parent.mkdir()
+    write_moving_video(clip, frames=12)
+    user = launch(clip.parent)
+    window = user.window
+    user.wait_ready()
+    # A mask with the point tool, then points seeded from it, tracked forward.
+    user.click(*disc_centre(0))
+    user.wait(lambda: window.layers.rowCount() == 1)
+    project = window.project
+    [obj] = project.objects(project.items[0].id)
+    user.wait(lambda: project.mask(obj.id, 0) is not None)
+    user.choose_menu("Track", "Seed Points from Mask")
+    seeded = project.track_sample(obj.id, 0)
+    assert seeded.kind == "points" and seeded.count >= 8 and seeded.keyframe
+    mask = project.mask(obj.id, 0).to_array()
+    assert all(mask[int(py), int(px)] for px, py in seeded.points)
+    user.choose_menu("Track", "Track Forward")
+    user.wait(lambda: not window.tracks.runner.running, timeout=30000)
+    moved = project.track_sample(obj.id, 10)
+    assert moved.source == "tracker"
+    shift = (moved.points - seeded.points)[~np.asarray(moved.occluded)]
+    assert len(shift) >= seeded.count // 2 and abs(float(np.median(shift[:, 0])) - 40) < 6
+    # The point-track tool: a right click on a point of frame 10 makes it occluded there (a keyframe).
+    user.choose_menu("Tools", "Point Track Tool")
+    _go_to(user, 10)
+    user.wait_ready()
+    visible = [i for i, hidden in enumerate(moved.occluded) if not hidden]
+    px, py = moved.points[visible[0]]
+    user.click(px, py, Qt.MouseButton.RightButton)
+    user.wait(lambda: project.track_sample(obj.id, 10).keyframe)
+    assert project.track_sample(obj.id, 10).occluded[visible[0]]
+    # A second object: box keyframes on frames 0 and 11 with the box-track tool, then interpolation.
+    user.key(Qt.Key.Key_N, widget=user.canvas_view)
+    user.choose_menu("Tools", "Box Track Tool")
+    _go_to(user, 11)
+    user.drag([(10, 10), (60, 50)])
+    user.wait(lambda: window.layers.rowCount() == 2)
+    box_obj = project.objects(project.items[0].id)[1]
+    _go_to(user, 0)
+    user.wait(lambda: window.session.selected == box_obj.id)
+    user.drag([(110, 10), (160, 50)])
+    user.wait(lambda: project.track_keyframes(box_obj.id) == [0, 11])
+    user.choose_menu("Track", "Interpolate Between Keyframes")
+    middle = project.track_sample(box_obj.id, 5)
+    assert middle.source == "interpolated" and middle.box[0] == pytest.approx(110 - 100 * 5 / 11, abs=0.5)
+    assert project.track_sample(obj.id, 10).keyframe  # the points keyframe stays
