@@ -62,7 +62,7 @@ def _same(a: dict[int, TrackSample], b: dict[int, TrackSample]) -> None:
 
 def test_cvat_video_round_trip_keeps_keyframes_sources_and_occlusion(tmp_path: Path) -> None:
     src = tmp_path / "p.annot"
-    car, dots = _project(src)
+    _project(src)
     xml = tmp_path / "road.xml"
     assert main(["convert", str(src), "-o", str(xml), "--to", "cvat-video"]) == 0
     written = read_cvat_video(xml)
