@@ -4,6 +4,7 @@ Rules a user can rely on:
 - a run starts from the object's box or points on the current frame and goes forward, backward or
   both ways, each way up to the object's nearest keyframe (a correction re-tracks between keyframes);
 - the tracker is given every keyframe of the object, and keyframes are never overwritten;
+- points of an object that also has masks are occluded where they fall outside its mask;
 - samples appear frame by frame while the run goes, each saved at once, and the whole run (or what
   was done of it before Cancel) is one undo step;
 - boxes can instead be interpolated linearly between keyframes (as CVAT does), with no engine; that
@@ -55,6 +56,20 @@ def _anchors(project: Project, object_ids: list[int], start: int) -> dict[int, l
         keys = [(f, s) for f, s in track.items() if s.keyframe and f != start]
         anchors[object_id] = sorted([*keys, (start, here)])
     return anchors
+
+
+def mask_gate(project: Project, object_ids: list[int], low: int, high: int) -> dict[tuple[int, int], Any] | None:
+    """(frame, object id) -> the object's stored mask on frames low..high, for the point tracker's
+    visibility gate; read here on the main thread (the engine thread must not read the document), and
+    decoded there. None when no object has a mask in that span."""
+    masks = {}
+    for object_id in object_ids:
+        for frame in project.mask_frames(object_id):
+            if low <= frame <= high:
+                mask = project.mask(object_id, frame)
+                if mask is not None:
+                    masks[(frame, object_id)] = mask
+    return masks or None
 
 
 def interpolate_objects(project: Project, object_ids: list[int]) -> int:
@@ -122,11 +137,19 @@ class TrackRunController(QObject):
             for oid, samples in anchors.items()
         }
         ways: list[Direction] = ["forward", "backward"] if direction == "both" else [direction]
+        pointed = [oid for oid, kind in kinds.items() if kind == "points"]
+        span = (min(limits[o][0] for o in pointed), max(limits[o][1] for o in pointed)) if pointed else (0, -1)
+        masks = mask_gate(project, pointed, *span)
+
+        def gate(frame: int, obj_id: int) -> np.ndarray | None:
+            mask = masks.get((frame, obj_id)) if masks else None
+            return None if mask is None else mask.to_array()
 
         def make(engine: Any, cancel: threading.Event) -> Iterator[Any]:
             for kind in sorted(set(kinds.values())):
                 ids = [oid for oid, k in kinds.items() if k == kind]
-                session = open_track_session(kind, frames, engine)
+                source = gate if kind == "points" and masks else None
+                session = open_track_session(kind, frames, engine, mask_source=source)
                 try:
                     for oid in ids:
                         for frame, _, geometry in plan[oid]:
