@@ -133,3 +133,33 @@ def test_points_seeded_from_a_mask_follow_the_disc_and_boxes_interpolate(launch,
     middle = project.track_sample(box_obj.id, 5)
     assert middle.source == "interpolated" and middle.box[0] == pytest.approx(110 - 100 * 5 / 11, abs=0.5)
     assert project.track_sample(obj.id, 10).keyframe  # the points keyframe stays
+
+
+def test_without_an_engine_tracking_falls_back_to_interpolation(launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from model.errors import WeightsUnavailable
+
+    def no_engine(name: str, **options: object) -> object:
+        raise WeightsUnavailable(f"{name}: no weights here")
+
+    clip = tmp_path / "clips" / "walk.mp4"
+    clip.parent.mkdir()
+    write_moving_video(clip, frames=12)
+    user = launch(clip.parent, factory=no_engine)
+    window = user.window
+    user.wait(lambda: window.session.frames is not None)
+    user.choose_menu("Tools", "Box Track Tool")
+    user.drag([(40, 80), (120, 160)])
+    user.wait(lambda: window.layers.rowCount() == 1)
+    [obj] = window.project.objects(window.project.items[0].id)
+    _go_to(user, 11)
+    user.drag([(84, 80), (164, 160)])
+    user.wait(lambda: window.project.track_keyframes(obj.id) == [0, 11])
+    _go_to(user, 0)
+    user.choose_menu("Track", "Track Forward")
+    user.wait(lambda: not window.tracks.runner.running, timeout=30000)
+    track = window.project.track(obj.id)
+    assert sorted(track) == list(range(12)) and {track[f].source for f in range(1, 11)} == {"interpolated"}
+    assert track[4].box == pytest.approx((56, 80, 136, 160), abs=0.5)
+    assert "interpolated" in user.banner()
+    user.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier, widget=user.canvas_view)
+    assert sorted(window.project.track(obj.id)) == [0, 11]
