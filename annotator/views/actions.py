@@ -96,6 +96,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "clear_tracked", "&Clear Tracked Frames (keep keyframes)", "", "fa5s.eraser", "Track", "tracks.clear_tracked"
     ),
+    ActionSpec("export_tracks", "E&xport Tracks…", "", "fa5s.file-export", "Track", "tracks.export_tracks"),
+    ActionSpec("import_tracks", "I&mport Tracks…", "", "fa5s.file-import", "Track", "tracks.import_tracks"),
     ActionSpec(
         "remove_sample", "&Remove Box/Points on Frame", "", "fa5s.minus-square", "Track", "tracks.remove_sample"
     ),

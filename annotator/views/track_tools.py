@@ -399,6 +399,18 @@ class TrackTools(QObject):
         ):
             self._execute(RemoveTrackSample(session.selected, session.frame))
 
+    def export_tracks(self) -> None:
+        """Write the project's box and point tracks as CVAT video, MOT, LaSOT, GOT-10k or TAP-Vid."""
+        from annotator.views.track_transfer import export_tracks
+
+        export_tracks(self.window)
+
+    def import_tracks(self) -> None:
+        """Add box and point tracks from a file or folder of a track format (one undo step)."""
+        from annotator.views.track_transfer import import_tracks
+
+        import_tracks(self.window)
+
     def toggle_retrack(self) -> None:
         """Whether a correction re-tracks both ways up to the neighbouring keyframes."""
         self.retrack = self.window.actions["retrack"].isChecked()

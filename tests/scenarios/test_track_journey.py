@@ -163,3 +163,38 @@ def test_without_an_engine_tracking_falls_back_to_interpolation(launch, tmp_path
     assert "interpolated" in user.banner()
     user.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier, widget=user.canvas_view)
     assert sorted(window.project.track(obj.id)) == [0, 11]
+
+
+def test_tracks_export_as_cvat_video_and_import_back_from_the_track_menu(launch, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from annotator.io.cvat_video import read_cvat_video
+
+    clip = tmp_path / "clips" / "walk.mp4"
+    clip.parent.mkdir()
+    write_moving_video(clip, frames=12)
+    user = launch(clip.parent)
+    window = user.window
+    user.wait_ready()
+    user.choose_menu("Tools", "Box Track Tool")
+    user.drag([(40, 80), (120, 160)])
+    user.wait(lambda: window.layers.rowCount() == 1)
+    user.choose_menu("Track", "Track Forward")
+    user.wait(lambda: not window.tracks.runner.running, timeout=30000)
+    project = window.project
+    [obj] = project.objects(project.items[0].id)
+    exported = dict(project.track(obj.id))
+    xml = tmp_path / "walk.xml"
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("cvat-video", True))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(xml), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(xml), ""))
+    user.choose_menu("Track", "Export Tracks")
+    written = read_cvat_video(xml)
+    assert written.name == "walk" and len(written.tracks) == 1 and len(written.tracks[0].frames) == 12
+    user.choose_menu("Track", "Import Tracks")  # back into the same video, as a second object
+    user.wait(lambda: window.layers.rowCount() == 2)
+    copy = project.objects(project.items[0].id)[1]
+    imported = project.track(copy.id)
+    assert sorted(imported) == sorted(exported) and imported[0].keyframe and imported[5].source == "tracker"
+    assert all(np.allclose(imported[f].box, exported[f].box, atol=0.01) for f in exported)
+    assert project.history.undo_description == "Import tracks"
