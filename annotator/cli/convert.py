@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from annotator.errors import AnnotatorError
-from annotator.io.formats import READABLE, WRITABLE, FormatOptions, convert
+from annotator.io.formats import CONVERT_READABLE, CONVERT_WRITABLE, FormatOptions, convert, is_track_conversion
 from annotator.io.polygons import DEFAULT_TOLERANCE
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,14 @@ EPILOG = """formats:
   mot-gt    MOT box tracks, ground-truth layout for training: OUT/SEQ/gt/gt.txt with class and
             visibility, gt/labels.txt, seqinfo.ini (export only; frames not copied)
   points    point tracks, one .npz per item (export only)
+box and point tracks (a project's tracks, not its masks; to and from a project or each other):
+  cvat-video  CVAT for video 1.1 XML (box and points tracks, keyframes, outside, occluded);
+              one video: OUT.xml, several: OUT/NAME.xml
+  mot-gt      read: a MOT sequence (seqinfo.ini, gt/gt.txt) or a folder of them; written from
+              the project's box tracks when it has any (else from its masks, as above)
+  lasot       LaSOT box tracks: OUT/NAME-ID/groundtruth.txt, full_occlusion.txt, out_of_view.txt
+  got10k      GOT-10k box tracks: OUT/NAME-ID/groundtruth.txt, absence.label, cover.label
+  tapvid      TAP-Vid points: a .pkl of every video (or .npz of one); normalised, with occlusion
 """
 
 
@@ -72,8 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("src", type=Path, help="input file or folder")
     parser.add_argument("-o", "--output", dest="out", type=Path, required=True, help="output file or folder")
-    parser.add_argument("--to", dest="to", required=True, choices=WRITABLE, help="output format")
-    parser.add_argument("--from", dest="src_format", choices=READABLE, help="input format (detected when omitted)")
+    parser.add_argument("--to", dest="to", required=True, choices=CONVERT_WRITABLE, help="output format")
+    parser.add_argument(
+        "--from", dest="src_format", choices=CONVERT_READABLE, help="input format (detected when omitted)"
+    )
     parser.add_argument(
         "--images",
         type=Path,
@@ -134,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     skipped: list[str] = []
     fmt, count = convert(args.src, args.out, args.to, args.src_format, options, ProgressReporter(), skipped)
     seconds = time.perf_counter() - started
-    print(f"converted {count} masks from {fmt} to {args.to}: {args.out} ({seconds:.1f} s)")
+    unit = "track samples" if is_track_conversion(args.src, fmt, args.to) else "masks"
+    print(f"converted {count} {unit} from {fmt} to {args.to}: {args.out} ({seconds:.1f} s)")
     for line in skipped:
         print(f"  skipped {line}")
     return 0

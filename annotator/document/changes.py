@@ -18,6 +18,7 @@ from pycocotools import mask as cocomask
 
 from annotator.document.mask import BBox, Mask, union_box
 from annotator.document.model import Item, Label, MaskSource, Object, Prompts
+from annotator.document.tracks import TrackChange
 
 RowKind = Literal["label", "item", "object"]
 Row = Label | Item | Object
@@ -195,7 +196,7 @@ def mask_change(
     return change
 
 
-Change = RowChange | MaskChange
+Change = RowChange | MaskChange | TrackChange
 
 
 def invert_all(changes: tuple[Change, ...]) -> tuple[Change, ...]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from annotator.document.changes import Change, MaskMeta, RowChange, mask_change
 from annotator.document.mask import Mask
 from annotator.document.model import Color, Item, ItemKind, Label, MaskSource, Object, Prompts, palette_color
+from annotator.document.tracks import TrackChange
 from annotator.errors import AnnotatorError
 
 if TYPE_CHECKING:
@@ -297,6 +298,8 @@ class RemoveObject:
             raise CommandError(f"object '{obj.name}' is locked")
         for frame in project.mask_frames(obj.id):
             SetMask(obj.id, frame, None, force=True).run(project, apply)
+        for frame, sample in list(project.track(obj.id).items()):
+            apply(TrackChange(obj.id, frame, sample, None))
         apply(RowChange("object", obj, None, project.objects(obj.item_id).index(obj), -1))
 
 

@@ -20,5 +20,6 @@ class ProjectEvents:
     rows_moved = Signal(str, int, int, int)  # kind, parent, from index, to index
     row_changed = Signal(str, object, object)  # kind, before, after
     mask_changed = Signal(int, int)  # object id, frame
+    track_changed = Signal(int, int)  # object id, frame (a box or points sample was set or removed)
     history_changed = Signal()  # what undo/redo can do changed
     store_failed = Signal(str)  # a commit failed; the message says why (edits stay in memory)

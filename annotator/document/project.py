@@ -25,6 +25,7 @@ from annotator.document.mask import Mask
 from annotator.document.model import FrameState, Item, Label, MaskRecord, Object, Proposal, Run, frame_state
 from annotator.document.proposals import ProposalIndex
 from annotator.document.store import ProjectStore
+from annotator.document.tracks import TrackChange, TrackReads
 from annotator.errors import ProjectError
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 _MaskEntry = tuple[Mask, MaskMeta] | None
 
 
-class Project:
+class Project(TrackReads):
     """An annotation project, backed by a store file or held in memory only."""
 
     def __init__(
@@ -141,6 +142,8 @@ class Project:
                         entry = self._mask_entry(obj.id, frame)
                         if entry is not None:
                             store.write_mask(obj.id, frame, *entry)
+                    for frame, sample in self.track(obj.id).items():
+                        store.tracks.write(obj.id, frame, sample)
         target.store = None
         store.close()
         return Project.open(path)
@@ -450,6 +453,8 @@ class Project:
     def _apply(self, change: Change) -> None:
         if isinstance(change, MaskChange):
             self._apply_mask(change)
+        elif isinstance(change, TrackChange):
+            self._apply_track(change)
         else:
             self._apply_row(change)
 
@@ -560,7 +565,7 @@ class Project:
                     record = self.mask_record(obj.id, frame)
                     assert record is not None
                     masks[frame] = (record.mask.to_rle()["counts"], record.source, record.prompts, record.score)
-                objects[obj.id] = (obj, masks)
+                objects[obj.id] = (obj, masks, dict(self.track(obj.id)))
         return {
             "labels": list(self._labels),
             "items": list(self._items),

@@ -31,13 +31,14 @@ from annotator.document.model import (
     color_from_hex,
     color_to_hex,
 )
+from annotator.document.tracks import TRACK_SCHEMA, TrackTable, add_track_table
 from annotator.errors import ProjectError
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".annot"
 APPLICATION_ID = 0x414E4E54  # "ANNT" in the SQLite header: marks the file as ours
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -120,7 +121,13 @@ def _add_label_items(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _add_frame_names, 2: _add_mask_scores, 3: _add_proposals, 4: _add_label_items}
+MIGRATIONS: dict[int, Migration] = {
+    1: _add_frame_names,
+    2: _add_mask_scores,
+    3: _add_proposals,
+    4: _add_label_items,
+    5: add_track_table,  # schema 6: box and point tracks (annotator/document/tracks.py)
+}
 
 _TABLES = {"label": "labels", "item": "items", "object": "objects", "run": "runs", "proposal": "proposals"}
 _PARENT = {"label": None, "item": None, "object": "item_id", "run": None, "proposal": "item_id"}
@@ -181,6 +188,7 @@ class ProjectStore:
         self.path = path
         self._conn = conn
         self._in_transaction = False
+        self.tracks = TrackTable(conn)
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -193,7 +201,7 @@ class ProjectStore:
             raise ProjectError(target, f"folder {target.parent} does not exist")
         try:
             conn = _connect(target)
-            conn.executescript("BEGIN;" + SCHEMA + PROPOSALS_SCHEMA + LABEL_SCHEMA + "COMMIT;")
+            conn.executescript("BEGIN;" + SCHEMA + PROPOSALS_SCHEMA + LABEL_SCHEMA + TRACK_SCHEMA + "COMMIT;")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("INSERT INTO meta VALUES ('created_by', 'annotator')")

@@ -32,6 +32,8 @@ from annotator.io.project_io import (
 )
 from annotator.io.rle_json import FORMAT as RLE_FORMAT
 from annotator.io.rle_json import read_rle_json, write_rle_json
+from annotator.io.track_convert import ONLY_TRACKS, TRACK_READABLE, convert_tracks, detect_track_format
+from annotator.io.track_convert import is_track_conversion as is_track_conversion
 from annotator.io.tracks import write_mot, write_mot_gt, write_point_tracks
 from annotator.io.voc import is_semantic_folder
 from annotator.io.yolo import read_yolo, write_yolo
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 
 READABLE = ("project", "coco", "ytvis", "labelme", "rle", "png", "semantic", "yolo")
 WRITABLE = (*READABLE, "mot", "mot-gt", "points")
+"""Formats of masks (a Dataset); the box and point track formats are in annotator/io/track_convert.py."""
+CONVERT_READABLE = (*READABLE, *(f for f in TRACK_READABLE if f not in READABLE))
+CONVERT_WRITABLE = (*WRITABLE, *(f for f in ONLY_TRACKS if f not in WRITABLE))
 NEEDS_LABEL = ("coco", "ytvis", "labelme", "yolo", "semantic", "mot-gt")
 """Formats in which every object needs a class: there an object without a label is left out or named."""
 KEEPS_CROWD = ("coco", "project")
@@ -133,12 +138,15 @@ def detect_format(path: Path) -> str:
     if not path.exists():
         raise FormatError(path, "", "does not exist")
     if path.is_dir():
-        return _detect_folder(path)
+        return detect_track_format(path) or _detect_folder(path)
     if path.suffix == PROJECT_SUFFIX:
         return "project"
     with path.open("rb") as handle:
         if handle.read(16) == b"SQLite format 3\x00":
             return "project"
+    track = detect_track_format(path)
+    if track is not None:
+        return track
     if path.suffix.lower() == ".json":
         return _detect_json(path)
     if path.suffix.lower() in YAML_SUFFIXES:
@@ -230,6 +238,8 @@ def convert(
     `skipped` is given, appended to it, one line per reason.
     """
     fmt = src_format or detect_format(Path(src))
+    if is_track_conversion(Path(src), fmt, to):
+        return fmt, convert_tracks(Path(src), fmt, Path(out), to, options.images)
     if to not in WRITABLE:
         raise FormatError(out, "", f"cannot write the format '{to}' (writable: {', '.join(WRITABLE)})")
     if to == "project" and not options.append:

@@ -52,6 +52,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "tool_lasso", "&Lasso (add; right-drag removes)", "A", "fa5s.draw-polygon", "Tools", "use_lasso_tool", True
     ),
+    ActionSpec("tool_track_box", "Box &Track Tool", "T", "fa5s.crop-alt", "Tools", "tracks.use_box_tool", True),
+    ActionSpec(
+        "tool_track_points", "Point Trac&k Tool", "Shift+T", "fa5s.braille", "Tools", "tracks.use_points_tool", True
+    ),
     ActionSpec("hover", "&Hover Preview", "H", "fa5s.eye", "Tools", "toggle_hover", True),
     ActionSpec("fit", "&Fit Image", "0", "fa5s.expand", "View", "canvas.fit"),
     ActionSpec("zoom_in", "Zoom &In", "=", "fa5s.search-plus", "View", "zoom_in"),
@@ -78,7 +82,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "propagate_both", "Propagate B&oth Ways", "Ctrl+Shift+Up", "fa5s.arrows-alt-h", "Video", "propagate_both"
     ),
-    ActionSpec("cancel_propagation", "&Cancel Propagation", "Escape", "fa5s.stop", "Video", "propagation.cancel"),
+    ActionSpec("cancel_propagation", "&Cancel Propagation", "Escape", "fa5s.stop", "Video", "tracks.cancel_all"),
+    ActionSpec("track_forward", "Track &Forward", "Ctrl+T", "fa5s.arrow-right", "Track", "tracks.track_forward"),
+    ActionSpec(
+        "track_backward", "Track &Backward", "Ctrl+Shift+T", "fa5s.arrow-left", "Track", "tracks.track_backward"
+    ),
+    ActionSpec("track_both", "Track B&oth Ways", "Ctrl+Alt+T", "fa5s.arrows-alt-h", "Track", "tracks.track_both"),
+    ActionSpec(
+        "interpolate", "&Interpolate Between Keyframes", "Alt+I", "fa5s.grip-lines", "Track", "tracks.interpolate"
+    ),
+    ActionSpec("retrack", "&Re-track After a Correction", "", "fa5s.redo-alt", "Track", "tracks.toggle_retrack", True),
+    ActionSpec("seed_points", "&Seed Points from Mask", "", "fa5s.braille", "Track", "tracks.seed_from_mask"),
+    ActionSpec(
+        "clear_tracked", "&Clear Tracked Frames (keep keyframes)", "", "fa5s.eraser", "Track", "tracks.clear_tracked"
+    ),
+    ActionSpec("export_tracks", "E&xport Tracks…", "", "fa5s.file-export", "Track", "tracks.export_tracks"),
+    ActionSpec("import_tracks", "I&mport Tracks…", "", "fa5s.file-import", "Track", "tracks.import_tracks"),
+    ActionSpec(
+        "remove_sample", "&Remove Box/Points on Frame", "", "fa5s.minus-square", "Track", "tracks.remove_sample"
+    ),
     ActionSpec("everything", "Segment &Everything", "Ctrl+Shift+E", "fa5s.th", "Review", "find_panel.everything"),
     ActionSpec("find", "&Find…", "Ctrl+F", "fa5s.search", "Review", "focus_find"),
     ActionSpec(
@@ -97,7 +119,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help", "&Keyboard Shortcuts", "F1", "fa5s.keyboard", "Help", "show_help"),
 )
 
-MENUS: tuple[str, ...] = ("File", "Edit", "Tools", "View", "Navigate", "Video", "Review", "Help")
+MENUS: tuple[str, ...] = ("File", "Edit", "Tools", "View", "Navigate", "Video", "Track", "Review", "Help")
 
 
 def help_text() -> str:
@@ -107,7 +129,9 @@ def help_text() -> str:
         ("Left click", "positive point (Point tool)"),
         ("Right / Shift click", "negative point (refines the selected object)"),
         ("Ctrl + click", "select the object under the pointer (on the background: none)"),
-        ("Drag", "box (Box tool), paint (Brush/Eraser), outline (Lasso)"),
+        ("Drag", "box (Box tool), paint (Brush/Eraser), outline (Lasso), box keyframe (Box Track tool)"),
+        ("Drag a box corner, edge or point", "correct a track on this frame (a keyframe; Track tools)"),
+        ("Right click a track point", "occluded / visible (Point Track tool)"),
         ("Ctrl + wheel", "brush size (Brush/Eraser)"),
         ("Wheel", "zoom at the cursor"),
         ("Middle drag / Space + drag", "pan"),

@@ -37,6 +37,8 @@ class Tool(enum.Enum):
     ERASER = "eraser"
     LASSO = "lasso"
     EXEMPLAR = "exemplar"  # drags draw exemplar boxes for the Find panel (Shift or right drag: negative)
+    TRACK_BOX = "track_box"  # gestures handled by views/track_tools.py (box keyframes, corrections)
+    TRACK_POINTS = "track_points"  # gestures handled by views/track_tools.py (track points)
 
 
 def rgb_image(array: np.ndarray) -> QImage:

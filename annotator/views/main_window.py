@@ -56,6 +56,7 @@ from annotator.views.reconstruction import ReconstructionController
 from annotator.views.review import ReviewController
 from annotator.views.session import AnnotationSession
 from annotator.views.timeline import Timeline
+from annotator.views.track_tools import TrackTools
 from annotator.workspace import display_name, open_path
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.find_panel = FindPanel(self.review)
         self._build_docks()
         self.reconstruction = ReconstructionController(self)
+        self.tracks = TrackTools(self)
         self._build_actions()
         self._build_status()
         self._connect()
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
                 tools.addAction(action)
                 toolbar.addAction(action)
         self.actions["tool_point"].setChecked(True)
+        self.actions["retrack"].setChecked(self.tracks.retrack)
         toolbar.addAction(self.actions["hover"])
         toolbar.addSeparator()
         for name in ("undo", "redo", "new_object", "cycle", "fill_holes", "fit"):
@@ -349,6 +352,7 @@ class MainWindow(QMainWindow):
         if is_video:
             self.timeline.set_item(self.project, item.id, item.frame_count, item.fps)
             self.timeline.set_current(0)
+        self.tracks.refresh()
 
     # -- slots named in ACTIONS -------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -537,6 +541,7 @@ class MainWindow(QMainWindow):
         if self.session.show_frame(frame):
             self.timeline.set_current(frame)
             self.review.refresh()
+            self.tracks.refresh()
 
     def next_frame(self) -> None:
         """One frame forward."""
@@ -626,7 +631,7 @@ class MainWindow(QMainWindow):
         """Remember the layout, stop the engine thread, close the project (all edits are saved)."""
         set_setting("geometry", bytes(self.saveGeometry().toBase64().data()).decode())
         set_setting("window_state", bytes(self.saveState().toBase64().data()).decode())
-        self.propagation.cancel()
+        self.tracks.cancel_all()
         self.reconstruction.cancel()
         self.bridge.stop()
         self.session._close_frames()

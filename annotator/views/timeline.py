@@ -10,15 +10,19 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from annotator.document import Project
-from annotator.document.model import frame_state
+from annotator.document.model import LOW_CONFIDENCE, frame_state
+from annotator.document.tracks import track_states
 
 RULER = 18
 ROW = 12
 LOW_COLOUR = QColor(255, 170, 0)  # a propagated frame the tracker was not sure of
 ABSENT_COLOUR = QColor(200, 60, 60)  # a propagated frame where the tracker judged the object gone
+OCCLUDED_COLOUR = QColor(110, 110, 130)  # a tracked box or points hidden behind something
 LEGEND = (
-    "Bright: your keyframes. Dark: propagated or imported. Amber underline: the tracker was not sure "
-    "(low confidence). Red: the tracker judged the object absent (empty mask). Correct those frames."
+    "One row per object's masks, and one (thin, after the mask rows) per box or points track. "
+    "Bright: your keyframes. Dark: propagated, tracked, interpolated or imported. Amber underline: the "
+    "tracker was not sure (low confidence). Red: the object is absent (empty mask) or outside the view. "
+    "Grey: the box or every point is occluded. Correct those frames."
 )
 
 
@@ -60,8 +64,9 @@ class TrackView(QWidget):
             width = int(cell + 0.999)
             for frame, source in sources.items():
                 left = int(self._x(frame))
-                if source == "absent":
-                    painter.fillRect(QRect(left, top, width, ROW - 4), ABSENT_COLOUR)
+                if source in ("absent", "occluded"):
+                    colour = ABSENT_COLOUR if source == "absent" else OCCLUDED_COLOUR
+                    painter.fillRect(QRect(left, top, width, ROW - 4), colour)
                     continue
                 shade = QColor(*color) if source == "user" else QColor(*color).darker(160)
                 painter.fillRect(QRect(left, top, width, ROW - 4), shade)
@@ -113,6 +118,11 @@ class Timeline(QWidget):
         self.track_view.scrubbed.connect(self.frame_requested)
         self.project: Project | None = None
         self.item_id: int | None = None
+        self.track_rows: dict[int, int] = {}  # object id -> row of its box or points track
+        self._reload = QTimer(self)
+        self._reload.setSingleShot(True)
+        self._reload.setInterval(0)
+        self._reload.timeout.connect(self.reload_tracks)
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._tick)
         self.label = QLabel("frame 0 / 0")
@@ -163,12 +173,23 @@ class Timeline(QWidget):
     def reload_tracks(self) -> None:
         """Re-read every object's frame sources."""
         tracks = []
+        self.track_rows = {}
         if self.project is not None and self.item_id is not None:
-            for obj in self.project.objects(self.item_id):
+            objects = self.project.objects(self.item_id)
+            for obj in objects:
                 tracks.append((obj.color, self.project.frame_states(obj.id)))
+            for obj in objects:
+                track = self.project.track(obj.id)
+                if track:
+                    self.track_rows[obj.id] = len(tracks)
+                    tracks.append((obj.color, track_states(track, LOW_CONFIDENCE)))
         self.track_view.tracks = tracks
         self.track_view.setMinimumHeight(RULER + max(2, len(tracks)) * ROW)
         self.track_view.update()
+
+    def schedule_reload(self) -> None:
+        """Re-read the rows soon (once for a burst of changes, such as a tracking run's samples)."""
+        self._reload.start()
 
     def _on_mask_changed(self, object_id: int, frame: int) -> None:
         if self.project is None or self.item_id is None:

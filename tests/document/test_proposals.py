@@ -178,6 +178,7 @@ def test_an_in_memory_project_saves_its_proposals(tmp_path: Path) -> None:
 def _as_schema_3(path: Path) -> None:
     """Make a project file as schema 3 wrote it: no runs or proposals tables."""
     conn = sqlite3.connect(str(path))
+    conn.execute("DROP TABLE track_samples")
     conn.execute("DROP TABLE label_items")
     conn.execute("DROP TABLE proposals")
     conn.execute("DROP TABLE runs")

@@ -139,6 +139,7 @@ def test_projects_are_marked_as_ours(tmp_path: Path) -> None:
 def _as_schema_1(path: Path) -> None:
     """Make a project file as schema 1 wrote it: items without frame names, masks without scores."""
     conn = sqlite3.connect(str(path))
+    conn.execute("DROP TABLE track_samples")
     conn.execute("DROP TABLE label_items")
     conn.execute("DROP TABLE proposals")
     conn.execute("DROP TABLE runs")
@@ -180,6 +181,7 @@ def test_a_schema_2_project_gains_mask_scores_and_keeps_its_masks(tmp_path: Path
     project.execute(SetMask(obj.id, 0, Mask.from_array(square)))
     project.close()
     conn = sqlite3.connect(str(path))
+    conn.execute("DROP TABLE track_samples")
     conn.execute("DROP TABLE label_items")
     conn.execute("DROP TABLE proposals")
     conn.execute("DROP TABLE runs")
