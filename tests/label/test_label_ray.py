@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +21,7 @@ from annotator.workspace import PROJECT_NAME
 
 pytest.importorskip("ray.data")
 
-from label.test_label import EVERYTHING, label, results, statuses, write_images  # noqa: E402
+from label.test_label import EVERYTHING, label, results, statuses, write_images
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -48,3 +52,58 @@ def test_ray_gives_what_one_worker_gives_and_resumes_only_the_rest(tmp_path: Pat
     label(reference, *EVERYTHING, "--workers", "1")
     assert results(folder / PROJECT_NAME) == results(reference / PROJECT_NAME)
     assert len(statuses(folder / PROJECT_NAME)) == 12
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_against_a_ray_start_head_cluster_started_and_stopped_by_its_process_id(tmp_path: Path) -> None:
+    ray_bin = Path(sys.executable).with_name("ray")
+    if not ray_bin.exists():
+        pytest.skip("the `ray` command is not beside this Python")
+    folder, reference = tmp_path / "cluster", tmp_path / "reference"
+    write_images(folder, 6)
+    shutil.copytree(folder, reference)
+    port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # Ray's socket paths must stay short
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "RAY_USAGE_STATS_ENABLED": "0"}
+    env["RAY_AUTH_MODE"] = "token"  # a second driver connects with the cluster's token
+    start = [str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=2"]
+    head = subprocess.Popen(
+        [*start, "--include-dashboard=false", f"--temp-dir={temp}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert head.poll() is None, "ray start exited"
+            time.sleep(0.5)
+        command = [sys.executable, "-m", "annotator", "label", str(folder), *EVERYTHING, "--json"]
+        done = subprocess.run(
+            [*command, "--ray", f"127.0.0.1:{port}", "--workers", "2", "--threads", "1", "--batch-size", "2"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        summary = json.loads(done.stdout.splitlines()[0])
+    finally:
+        head.send_signal(signal.SIGTERM)  # this cluster only: never `ray stop`, which is machine-wide
+        try:
+            head.wait(60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait(30)
+        shutil.rmtree(temp, ignore_errors=True)
+    assert summary["done"] == 6 and summary["failed"] == 0
+    label(reference, *EVERYTHING, "--workers", "1")
+    assert results(folder / PROJECT_NAME) == results(reference / PROJECT_NAME)
