@@ -26,6 +26,11 @@ from label.test_label import EVERYTHING, label, results, statuses, write_images
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
+def _summary(stdout: str) -> dict:
+    """The run's JSON summary among what Ray also prints on stdout."""
+    return json.loads(next(line for line in stdout.splitlines() if line.startswith('{"run"')))
+
+
 def _ray_label(folder: Path) -> dict:
     command = [sys.executable, "-m", "annotator", "label", str(folder), *EVERYTHING, "--json"]
     done = subprocess.run(
@@ -36,7 +41,7 @@ def _ray_label(folder: Path) -> dict:
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "RAY_USAGE_STATS_ENABLED": "0"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.splitlines()[0])
+    return _summary(done.stdout)
 
 
 def test_ray_gives_what_one_worker_gives_and_resumes_only_the_rest(tmp_path: Path) -> None:
@@ -95,7 +100,7 @@ def test_against_a_ray_start_head_cluster_started_and_stopped_by_its_process_id(
             env=env,
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        summary = json.loads(done.stdout.splitlines()[0])
+        summary = _summary(done.stdout)
     finally:
         head.send_signal(signal.SIGTERM)  # this cluster only: never `ray stop`, which is machine-wide
         try:
@@ -105,5 +110,49 @@ def test_against_a_ray_start_head_cluster_started_and_stopped_by_its_process_id(
             head.wait(30)
         shutil.rmtree(temp, ignore_errors=True)
     assert summary["done"] == 6 and summary["failed"] == 0
+    label(reference, *EVERYTHING, "--workers", "1")
+    assert results(folder / PROJECT_NAME) == results(reference / PROJECT_NAME)
+
+
+def _actor_processes() -> list[int]:
+    """Ray Data map actors of this machine, from /proc (their process title names the actor)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"MapWorker" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_killed_ray_actor_is_replaced_and_nothing_is_lost_or_doubled(tmp_path: Path) -> None:
+    folder, reference = tmp_path / "ray", tmp_path / "reference"
+    write_images(folder, 16)
+    shutil.copytree(folder, reference)
+    command = [sys.executable, "-m", "annotator", "label", str(folder), *EVERYTHING, "--json"]
+    child = subprocess.Popen(
+        [*command, "--ray", "local", "--workers", "2", "--threads", "1", "--batch-size", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "RAY_USAGE_STATS_ENABLED": "0"},
+    )
+    killed = None
+    try:
+        assert child.stderr is not None and child.stdout is not None
+        for line in child.stderr:
+            if line.startswith("{") and killed is None:
+                actors = [pid for pid in _actor_processes() if pid != child.pid]
+                assert actors, "no Ray Data actor process found"
+                killed = actors[0]
+                os.kill(killed, signal.SIGKILL)
+        summary = _summary(child.stdout.read())
+        assert child.wait(240) == 0
+    finally:
+        child.kill()
+    assert killed is not None and summary["done"] == 16 and summary["failed"] == 0
+    assert len(statuses(folder / PROJECT_NAME)) == 16
     label(reference, *EVERYTHING, "--workers", "1")
     assert results(folder / PROJECT_NAME) == results(reference / PROJECT_NAME)
