@@ -6,6 +6,7 @@ Usage: python benchmarks/bench_label.py [--data DIR] [--points 32] [--workers N]
    them, so nothing is written next to the data): images/s with one worker (in this process) and
    with the pool of N spawned workers, both counted from the start of the run (engine start-up
    included; each image is listed --repeat times so that start-up weighs less).
+   With --ray, the same on Ray Data (its overhead against the pool as a ratio of times).
 2. The parent's memory on a generated folder of `--many` small images (written under /tmp, deleted
    after): resident memory after the first batch, half way and at the end, and the peak (VmHWM).
 Run it alone: the figures are only meaningful on an otherwise quiet machine.
@@ -42,13 +43,13 @@ def _memory_kib(field: str) -> int:
     return 0
 
 
-def throughput(images: list[Path], workers: int, points: int, batch: int) -> dict:
+def throughput(images: list[Path], workers: int, points: int, batch: int, ray: str | None = None) -> dict:
     """One labelling run over `images` in a fresh project; images/s overall and after the first batch."""
     with tempfile.TemporaryDirectory(prefix="bench_label_") as folder:
         project = Project.create(Path(folder) / "bench.annot")
         adds = [AddItem(stored_path(project.path, p), "image", *image_size(p)) for p in images]  # type: ignore[arg-type]
         project.execute(Batch(tuple(adds), "Add images"))
-        job = LabelJob(EngineChoice("classic"), _prompt(points), workers=workers, batch_size=batch)
+        job = LabelJob(EngineChoice("classic"), _prompt(points), workers=workers, batch_size=batch, ray=ray)
         first: list[float] = []  # when the first batch was written
         began = time.perf_counter()
 
@@ -61,6 +62,7 @@ def throughput(images: list[Path], workers: int, points: int, batch: int) -> dic
         project.close()
     return {
         "workers": workers,
+        "ray": ray,
         "images": summary.done,
         "failed": summary.failed,
         "instances": summary.instances,
@@ -129,6 +131,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=2, help="label each image this many times (as items)")
     parser.add_argument("--many", type=int, default=10000, help="images of the memory run (0: skip it)")
+    parser.add_argument("--ray", help="also on Ray at this address ('local': a cluster of the cores)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     images = list_images(args.data / "images")
@@ -140,6 +143,9 @@ def main() -> None:
     result["pool"] = throughput(images, args.workers, args.points, args.batch_size)
     one, pool = result["one_worker"]["images_per_s"], result["pool"]["images_per_s"]
     result["pool_speedup"] = round(pool / one, 2) if one else None
+    if args.ray:  # the same pool size on Ray Data (threads 1 per actor on a local cluster of the cores)
+        result["ray"] = throughput(images, args.workers, args.points, args.batch_size, args.ray)
+        result["ray_over_pool_time"] = round(result["ray"]["seconds"] / result["pool"]["seconds"], 2)
     report(result, args.json)
 
 

@@ -24,7 +24,7 @@ class BatchProgress:
             if self._bar is None:
                 from tqdm import tqdm
 
-                self._bar = tqdm(total=summary.total, unit="item", file=self.stream, dynamic_ncols=True)
+                self._bar = tqdm(total=summary.total, unit="item", file=self.stream)
             self._bar.update(len(outcomes))
             self._bar.set_postfix(instances=summary.instances, failed=summary.failed, refresh=False)
             return

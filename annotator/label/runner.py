@@ -263,6 +263,8 @@ def label(project: Project, job: LabelJob, report: Report | None = None) -> Summ
     finally:
         if pool is not None:
             pool.shutdown()
+        if ray is not None:
+            ray.shutdown()  # leaves a cluster it joined running; stops one it started ('local')
     summary.seconds = time.perf_counter() - began
     return summary
 

@@ -324,3 +324,52 @@ def test_a_prompt_the_engine_cannot_do_is_refused_naming_what_it_needs(tmp_path:
     assert "'find' (SAM 3)" in capsys.readouterr().err and time.perf_counter() - started < 60
     assert main(["label", str(folder), "--everything", "--engine", "no-such-engine", "--workers", "2"]) == 2
     assert "unknown engine 'no-such-engine'" in capsys.readouterr().err  # said by the pool's worker, not lost
+
+
+def test_yolo_detection_boxes_become_masks_with_their_class(tmp_path: Path) -> None:
+    folder = tmp_path / "dataset"
+    paths = write_images(folder / "images", 2)
+    (folder / "labels").mkdir()
+    (folder / "classes.txt").write_text("ball\nbrick\n")
+    for index, path in enumerate(paths):
+        x0, y0, x1, y1 = rectangle(index)
+        cx, cy, w, h = (x0 + x1 + 1) / 2 / W, (y0 + y1 + 1) / 2 / H, (x1 - x0 + 1) / W, (y1 - y0 + 1) / H
+        (folder / "labels" / f"{path.stem}.txt").write_text(f"1 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+    summary = label(folder / "images", "--boxes", folder, "--workers", "1")
+    assert summary["done"] == 2 and summary["instances"] == 2
+    found = results(folder / "images" / PROJECT_NAME)
+    assert sorted(found) == [("img_000.png", 0), ("img_001.png", 0)]
+    assert {name for proposals in found.values() for _, _, _, name in proposals} == {"brick"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a Linux pty")
+def test_on_a_terminal_the_progress_is_a_bar_not_json_lines(tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    folder = tmp_path / "photos"
+    write_images(folder, 4)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    command = [sys.executable, "-m", "annotator", "label", str(folder), *EVERYTHING, "--workers", "1"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([*command, "--batch-size", "2"], stderr=slave, stdout=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    shown = b""
+    try:
+        while select.select([master], [], [], 60)[0]:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(master)
+        assert child.wait(60) == 0
+    text = shown.decode("utf-8", "replace")
+    assert "4/4" in text and "item/s" in text and '{"batch"' not in text
