@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The pinned CPU torch first: a bare torch requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test]"
+	# The Ray extra too: tests/label/test_label_ray.py runs annotator label --ray on local clusters.
+	$(PY) -m pip install -q -e ".[test,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
