@@ -51,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     engine.add_argument("--weights", help="the engine's weights (folder or file), when not the default")
     engine.add_argument("--device", help="cpu, cuda, mps (default: the engine's choice)")
     engine.add_argument("--runtime", help="SAM runtime: auto, torch, onnx")
-    engine.add_argument("--threshold", type=float, default=0.0, help="leave out instances scoring below this")
+    engine.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="leave out instances scoring below this (concepts: without it, the detector's floor of 0.3)",
+    )
     engine.add_argument("--points-per-side", type=int, default=32, help="--everything: grid density")
     engine.add_argument("--min-area", type=int, default=100, help="--everything: smallest region in pixels")
     work = parser.add_argument_group("work")

@@ -120,7 +120,9 @@ def _instances(task: Task, image: np.ndarray) -> list[Made]:
             made.append(_compact(instance.mask, instance.score, None, None))
     elif prompt.kind == "concepts":
         for phrase, label_id in prompt.concepts:
-            for instance in engine.find(embedding, Concept(text=phrase)):
+            # The detector's own floor applies unless a threshold was asked for (which may be lower).
+            concept = Concept(text=phrase, min_score=prompt.threshold) if prompt.threshold > 0 else Concept(text=phrase)
+            for instance in engine.find(embedding, concept):
                 made.append(_compact(instance.mask, instance.score, phrase, label_id))
     else:
         for label_id, *box in task.boxes:

@@ -373,3 +373,28 @@ def test_on_a_terminal_the_progress_is_a_bar_not_json_lines(tmp_path: Path) -> N
         assert child.wait(60) == 0
     text = shown.decode("utf-8", "replace")
     assert "4/4" in text and "item/s" in text and '{"batch"' not in text
+
+
+@pytest.mark.slow
+def test_phrases_and_the_projects_labels_as_concepts_with_a_sam3_detector(tmp_path: Path) -> None:
+    """--text and --labels on a tiny SAM 3 detector + tracker (random weights, loaded as real weights are):
+    every instance the detector scores above the threshold becomes a proposal named and labelled by its phrase."""
+    pytest.importorskip("transformers")
+    from tiny_sam import tiny_sam3_concepts
+
+    weights = tiny_sam3_concepts(tmp_path / "sam3")
+    folder = tmp_path / "photos"
+    write_images(folder, 3)
+    engine = ["--engine", "sam3-tracker", "--weights", str(weights), "--threshold", "0.1", "--workers", "1"]
+    summary = label(folder, "--text", "a brick=brick", *engine)
+    assert summary["status"] == 0 and summary["instances"] > 0
+    found = results(folder / "annotations.annot")
+    assert len(found) == 3 and all(
+        phrase == "a brick" and name == "brick" for v in found.values() for *_, phrase, name in v
+    )
+    assert all(score >= 0.1 for v in found.values() for _, score, *_ in v)
+    # The project now has the label 'brick': --labels looks for it as a concept, in a run of its own.
+    again = label(folder, "--labels", *engine)
+    assert again["status"] == 0 and again["instances"] > 0
+    after = results(folder / "annotations.annot")
+    assert any(phrase == "brick" and name == "brick" for v in after.values() for *_, phrase, name in v)
