@@ -132,7 +132,7 @@ class FindPanel(QWidget):
         self.update_offers()
 
     def _layout(self) -> None:
-        find = QGroupBox("Find")
+        find = QGroupBox("Search")  # the dock is titled Find already
         form = QFormLayout(find)
         form.addRow("Phrase", self.phrase)
         form.addRow("Labels", self.labels)
