@@ -6,14 +6,17 @@ import logging
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
 from model.errors import EngineError
-from model.protocol import FrameSource, check_image
+from model.protocol import Direction, FrameSource, check_image
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +115,34 @@ def read_ahead(frames: FrameSource, order: Iterable[int], depth: int = 4) -> Ite
                 slots.get_nowait()
             except queue.Empty:
                 thread.join(timeout=0.05)
+
+
+def frame_order(start: int, count: int, direction: Direction) -> list[range]:
+    """The runs of frames a propagation visits: forward from `start`, backward from it, or both (in that order)."""
+    if direction not in ("forward", "backward", "both"):
+        raise EngineError(f"unknown direction '{direction}'")
+    if not 0 <= start < count:
+        raise EngineError(f"frame {start} is outside the video (0..{count - 1})")
+    runs = []
+    if direction in ("forward", "both"):
+        runs.append(range(start, count))
+    if direction in ("backward", "both"):
+        runs.append(range(start, -1, -1))
+    return runs
+
+
+def stream_runs(
+    runs: list[range],
+    start: int,
+    run: Callable[[range, threading.Event | None], Iterator[tuple[int, T]]],
+    cancel: threading.Event | None,
+) -> Iterator[tuple[int, T]]:
+    """Chain a propagation's runs (`run(order, cancel)` streams one): the start frame comes once, and the
+    stream stops right after the frame during which `cancel` was set."""
+    for number, order in enumerate(runs):
+        for index, result in run(order, cancel):
+            if number > 0 and index == start:
+                continue
+            yield index, result
+            if cancel is not None and cancel.is_set():
+                return

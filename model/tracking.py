@@ -160,22 +160,6 @@ class MaskSource(Protocol):
         ...
 
 
-def frame_order(start: int, count: int, direction: Direction) -> list[range]:
-    """The runs of frames a propagation visits: forward from `start`, backward from it, or both (in that order)."""
-    from model.errors import EngineError
-
-    if direction not in ("forward", "backward", "both"):
-        raise EngineError(f"unknown direction '{direction}'")
-    if not 0 <= start < count:
-        raise EngineError(f"frame {start} is outside the video (0..{count - 1})")
-    runs = []
-    if direction in ("forward", "both"):
-        runs.append(range(start, count))
-    if direction in ("backward", "both"):
-        runs.append(range(start, -1, -1))
-    return runs
-
-
 def box_of_mask(mask: np.ndarray) -> np.ndarray | None:
     """The tight box of a HxW bool mask as 4 float32 xyxy (pixel edges: x1 = last column + 1), None if empty."""
     rows = np.flatnonzero(mask.any(axis=1))

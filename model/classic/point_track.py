@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from model.errors import EngineError
-from model.frames import read_ahead
+from model.frames import frame_order, read_ahead, stream_runs
 from model.protocol import Direction, FrameSource
-from model.tracking import OCCLUDED_BELOW, MaskSource, TrackSample, frame_order
+from model.tracking import OCCLUDED_BELOW, MaskSource, TrackSample
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +108,7 @@ class ClassicPointSession:
         self, start: int, direction: Direction = "forward", cancel: threading.Event | None = None
     ) -> Iterator[tuple[int, dict[int, TrackSample]]]:
         """Stream (frame, {obj_id: points sample}) from `start` (included once), stopping when `cancel` is set."""
-        for number, order in enumerate(frame_order(start, len(self.frames), direction)):
-            for index, samples in self._run(order, cancel):
-                if number > 0 and index == start:
-                    continue
-                yield index, samples
-                if cancel is not None and cancel.is_set():
-                    return
+        yield from stream_runs(frame_order(start, len(self.frames), direction), start, self._run, cancel)
 
     def _run(self, order: range, cancel: threading.Event | None) -> Iterator[tuple[int, dict[int, TrackSample]]]:
         tracks: dict[int, _Points] = {}

@@ -14,7 +14,7 @@ import numpy as np
 from model.classic.cut import colour_costs, colour_model, keep_seeded, min_cut
 from model.classic.features import Grid, colour_bins, edge_weights, grid_size
 from model.errors import EngineError
-from model.frames import read_ahead
+from model.frames import frame_order, read_ahead, stream_runs
 from model.protocol import PRESENT, Direction, FrameSource, Prompt
 
 if TYPE_CHECKING:
@@ -126,22 +126,7 @@ class ClassicVideoSession:
         An object is tracked from its prompts: it appears from the first prompted frame that the
         stream reaches, and is re-anchored on every later prompted frame (corrections).
         """
-        if direction not in ("forward", "backward", "both"):
-            raise EngineError(f"unknown direction '{direction}'")
-        if not 0 <= start < len(self.frames):
-            raise EngineError(f"frame {start} is outside the video (0..{len(self.frames) - 1})")
-        runs = []
-        if direction in ("forward", "both"):
-            runs.append(range(start, len(self.frames)))
-        if direction in ("backward", "both"):
-            runs.append(range(start, -1, -1))
-        for number, order in enumerate(runs):
-            for index, masks in self._run(order, cancel):
-                if number > 0 and index == start:
-                    continue
-                yield index, masks
-                if cancel is not None and cancel.is_set():
-                    return
+        yield from stream_runs(frame_order(start, len(self.frames), direction), start, self._run, cancel)
 
     def _run(self, order: range, cancel: threading.Event | None) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
         tracks: dict[int, _Track] = {}
