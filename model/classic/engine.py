@@ -68,16 +68,15 @@ class ClassicEngine:
         self.model_id = f"classic-v2-{self.config.long_side}-{self.config.coarse_factor}"
         # The grids and graph of the last embedding, so that clicks on one image rebuild nothing.
         self._last: tuple[Embedding, Grid, Grid | None, GeodesicGraph] | None = None
-        self._coarse_graph: GeodesicGraph | None = None
+        # The coarse grid's graph, built by the first `preview` on that embedding (predict never needs it).
+        self._coarse_graph: tuple[Embedding, GeodesicGraph] | None = None
 
     def _prepared(self, embedding: Embedding) -> tuple[Grid, Grid | None, GeodesicGraph]:
         if self._last is None or self._last[0] is not embedding:
             grid = grid_from_arrays(embedding.data)
             coarse_data = {k[len("coarse_") :]: v for k, v in embedding.data.items() if k.startswith("coarse_")}
             coarse = grid_from_arrays(coarse_data) if coarse_data else None
-            colour = self.config.cut.geodesic_colour
-            self._last = (embedding, grid, coarse, GeodesicGraph(grid, colour))
-            self._coarse_graph = None if coarse is None else GeodesicGraph(coarse, colour)
+            self._last = (embedding, grid, coarse, GeodesicGraph(grid, self.config.cut.geodesic_colour))
         return self._last[1], self._last[2], self._last[3]
 
     def embed(self, image: np.ndarray) -> Embedding:
@@ -119,13 +118,15 @@ class ClassicEngine:
         grid, coarse, _ = self._prepared(embedding)
         grid_prompt = to_grid_prompt(grid, prompt)
         coarse_prompt = None if coarse is None else to_grid_prompt(coarse, prompt)
-        if grid_prompt is None or coarse is None or coarse_prompt is None or self._coarse_graph is None:
+        if grid_prompt is None or coarse is None or coarse_prompt is None:
             return self.predict(
                 embedding, Prompt(prompt.points, prompt.labels, prompt.box, prompt.logits, prompt.mask, False)
             )
         settings = self.config.cut
         strength = settings.geodesic
-        coarse_ratio = geodesic_ratio(self._coarse_graph, coarse_prompt, settings)
+        if self._coarse_graph is None or self._coarse_graph[0] is not embedding:
+            self._coarse_graph = (embedding, GeodesicGraph(coarse, settings.geodesic_colour))
+        coarse_ratio = geodesic_ratio(self._coarse_graph[1], coarse_prompt, settings)
         mask, models = segment_with(coarse, coarse_prompt, settings, coarse_ratio, strength)
         height, width = grid.size
         ratio = cv2.resize(coarse_ratio, (width, height), interpolation=cv2.INTER_LINEAR)
