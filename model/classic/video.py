@@ -13,6 +13,7 @@ import numpy as np
 
 from model.classic.cut import colour_costs, colour_model, keep_seeded, min_cut
 from model.classic.features import Grid, colour_bins, edge_weights, grid_size
+from model.classic.local import local_model, shape_confidence
 from model.errors import EngineError
 from model.frames import frame_order, read_ahead, stream_runs
 from model.protocol import PRESENT, Direction, FrameSource, Prompt
@@ -28,8 +29,8 @@ class TrackSettings:
     """Knobs of the flow + refinement tracker (the grid's long side in cells)."""
 
     long_side: int = 427
-    prior: float = 2.0  # pull towards the warped mask
-    colour: float = 0.5  # weight of the colour models
+    prior: float = 0.0  # pull towards the warped mask (the local term below carries the shape)
+    colour: float = 0.15  # weight of the global colour models
     smoothness: float = 2.0
     margin: float = 0.15  # crop margin around the warped mask, relative to its size
     model_rate: float = 0.0  # how fast the colour models follow the object
@@ -41,15 +42,21 @@ class TrackSettings:
     occluded_prior: float = 0.0  # the warped value given to such cells (when not `soft_uncertain`)
     soft_uncertain: bool = True  # keep the warped value there (or uncertain_value), with the prior's weight lowered
     uncertain_weight: float = 0.3  # the prior's weight where the flow is uncertain
-    uncertain_value: float | None = 0.09  # the prior's value there (None: the warped value)
+    uncertain_value: float | None = None  # the prior's value there (None: the warped value)
     seed_level: float = 0.9  # components of the cut kept: those holding a prior cell above this
     bg_rate: float = 0.0  # how fast the background model follows the object's surroundings
     growth_posterior: float = (
-        0.75  # cells the cut adds beyond the warped mask are kept only above this colour posterior
+        0.25  # cells the cut adds beyond the warped mask are kept only above this colour posterior
     )
     redetect_below: float = 0.25  # when the track's confidence falls below this, search the whole frame
     redetect_posterior: float = 0.6  # cells that look like the object: colour posterior above this
     memory_weight: float = 0.5  # share of the other keyframes' appearance in a track's colour models
+    local_window: int = 31  # cells of the local colour models' windows (model/classic/local.py); 0: none
+    local_weight: float = 1.0  # weight of the local term (-log of the shape/colour blend)
+    local_cutoff: float = 0.85  # colour confidence at or below which the warped shape is trusted most
+    local_sigma: tuple[float, float] = (2.0, 0.0)  # shape confidence's sigma (least, most; 0: the window)
+    local_power: float = 2.0
+    local_uncertain: bool = True  # where the flow is unreliable, lower the shape's trust by uncertain_weight
 
 
 @dataclass
@@ -171,12 +178,12 @@ class ClassicVideoSession:
         track = tracks.get(obj_id)
         if track is None or previous is None:
             return None
-        warped, reliable = self._follow(track.soft, previous, current)
+        warped, reliable, learnt = self._follow(track.soft, previous, current)
         if self.settings.soft_uncertain:
             certainty = np.where(reliable, 1.0, self.settings.uncertain_weight).astype(np.float32)
         else:
             certainty = np.ones(reliable.shape, np.float32)
-        cells = self._refine(warped, certainty, track, current)
+        cells = self._refine(warped, certainty, track, current, learnt)
         moved = warped > 0.5
         if self.settings.growth_posterior > 0:
             grown = cells & ~moved  # what the cut added beyond the warped mask: kept where it looks like the object
@@ -281,18 +288,24 @@ class ClassicVideoSession:
         near = 0.7 + 0.3 * float(np.exp(-distance[best] / 0.25))  # where it was matters less the longer it is lost
         return cells, _colour_match(cells, track, frame) * fit * near
 
-    def _follow(self, soft: np.ndarray, previous: _Frame, current: _Frame) -> tuple[np.ndarray, np.ndarray]:
+    def _follow(
+        self, soft: np.ndarray, previous: _Frame, current: _Frame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The soft mask moved into the current frame by optical flow computed around the object only,
-        and where that flow is reliable (forward and backward agree; everywhere when not checked)."""
+        where that flow is reliable (forward and backward agree; everywhere when not checked), and the
+        previous frame's Lab moved the same way (for the local colour models; None when they are off)."""
         warped = np.zeros_like(soft)
         reliable = np.ones(soft.shape, bool)
+        learnt = current.lab.astype(np.float32) if self.settings.local_window > 0 else None
         box = _around(soft > 0.1, self.settings.margin, self.settings.flow_pad)
         if box is None:
-            return warped, reliable
+            return warped, reliable, learnt
         crop = (slice(box[0], box[1]), slice(box[2], box[3]))
         now, before = np.ascontiguousarray(current.gray[crop]), np.ascontiguousarray(previous.gray[crop])
         flow = self._calc(now, before)
         moved = self._warp(np.ascontiguousarray(soft[crop]), flow)
+        if learnt is not None:
+            learnt[crop] = self._warp(np.ascontiguousarray(previous.lab[crop], dtype=np.float32), flow)
         if self.settings.check_flow:
             forward = self._calc(before, now)
             unreliable = self._inconsistent(flow, forward)
@@ -302,7 +315,7 @@ class ClassicVideoSession:
             elif self.settings.uncertain_value is not None:
                 moved[unreliable] = self.settings.uncertain_value
         warped[crop] = moved
-        return warped, reliable
+        return warped, reliable, learnt
 
     def _calc(self, first: np.ndarray, second: np.ndarray, least: int = 32) -> np.ndarray:
         """DIS flow from `first` to `second`; tiny images are padded to the size DIS needs."""
@@ -323,14 +336,21 @@ class ClassicVideoSession:
         return error > 1.0 + 0.2 * np.linalg.norm(backward, axis=2)
 
     def _warp(self, soft: np.ndarray, flow: np.ndarray) -> np.ndarray:
-        """Pull the previous soft mask into the current frame along the backward flow."""
-        height, width = soft.shape
+        """Pull the previous soft mask (or any h x w [x c] array) into the current frame along the backward flow."""
+        height, width = soft.shape[:2]
         grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         return cv2.remap(soft, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
 
-    def _refine(self, warped: np.ndarray, certainty: np.ndarray, track: _Track, frame: _Frame) -> np.ndarray:
+    def _refine(
+        self,
+        warped: np.ndarray,
+        certainty: np.ndarray,
+        track: _Track,
+        frame: _Frame,
+        learnt: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Graph cut in a crop around the warped mask: warped prior (weighted by its certainty) +
-        colour models + edges."""
+        colour models (+ the local models learnt on `learnt`, the previous frame warped here) + edges."""
         box = _around(warped > 0.1, self.settings.margin, 4)
         if box is None:
             return np.zeros(warped.shape, bool)
@@ -345,11 +365,33 @@ class ClassicVideoSession:
         s = self.settings
         cost_fg = s.prior * trust * (1.0 - prior) + s.colour * colour_fg
         cost_bg = s.prior * trust * prior + s.colour * colour_bg
+        if learnt is not None and s.local_window > 0:
+            local_fg, local_bg = self._local_costs(learnt[y0:y1, x0:x1], prior, lab, trust, colour_fg)
+            cost_fg, cost_bg = cost_fg + s.local_weight * local_fg, cost_bg + s.local_weight * local_bg
         cells = min_cut(crop, cost_fg.astype(np.float32), cost_bg.astype(np.float32), s.smoothness)
         cells = keep_seeded(cells, prior > s.seed_level)
         out = np.zeros(warped.shape, bool)
         out[y0:y1, x0:x1] = cells
         return out
+
+    def _local_costs(
+        self, learnt: np.ndarray, prior: np.ndarray, lab: np.ndarray, trust: np.ndarray, colour_fg: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """-log of p = fs * prior + (1 - fs) * local colour posterior, for both labels (SnapCut's blend).
+
+        Where a window lacks one side (deep inside or outside the object) the global colour posterior
+        (exp(-colour_fg)) stands in for the local one; the shape confidence is high there anyway."""
+        s = self.settings
+        model = local_model(learnt, prior, lab, s.local_window)
+        colour = np.where(model.supported, model.posterior, np.exp(-colour_fg))
+        least, most = s.local_sigma
+        shape = shape_confidence(
+            prior > 0.5, model.confidence, s.local_cutoff, least, most or s.local_window, s.local_power
+        )
+        if s.local_uncertain:
+            shape = shape * np.minimum(1.0, trust)
+        p = np.clip(shape * prior + (1.0 - shape) * colour, 1e-4, 1.0 - 1e-4)
+        return -np.log(p), -np.log(1.0 - p)
 
 
 def _posteriors(cells: np.ndarray, track: _Track, frame: _Frame) -> np.ndarray:
