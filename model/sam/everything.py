@@ -87,13 +87,14 @@ def everything(
     valid = (valid_h, valid_w)
     scale = (width * engine.size / (engine.low_size * resized_w), height * engine.size / (engine.low_size * resized_h))
     batches = math.ceil(len(points) / points_per_batch)
+    decode = _grid_decoding(engine, embedding, settings.min_score)
     pending_logits: list[Any] = []
     pending_scores: list[Any] = []
     for index in range(batches):
         if cancel is not None and cancel.is_set():
             raise Cancelled("segment everything was cancelled")
         chunk = model_points[index * points_per_batch : (index + 1) * points_per_batch]
-        low, scores = _decode_points(engine, embedding, chunk)
+        low, scores = decode(chunk)
         seen = low[:, :valid_h, :valid_w]
         keep = (scores > settings.min_score) & (stability_scores(seen) >= settings.min_stability)
         keep &= (seen > 0).flatten(1).any(dim=1)
@@ -109,6 +110,30 @@ def everything(
         progress(batches + 1, batches + 1)
     log.debug("%s everything: %d points, %d proposals", engine.model_id, len(points), len(instances))
     return instances
+
+
+def _grid_decoding(engine: SamEngine, embedding: Embedding, min_score: float) -> Any:
+    """A function of B clicks (B x 2, model pixels) -> (3B x h x w low-res logits, 3B predicted IoUs).
+
+    SAM 2 decoders (SAM 2.1, SAM 3 tracker) go through `GridDecoder` in torch, whatever the engine's
+    runtime: it computes the click-independent part once and skips the upscaling of clicks that
+    the predicted-IoU filter drops (logits -inf); SAM (v1) through `_decode_points`.
+    """
+    import torch
+
+    from model.sam.grid_decoder import GridDecoder, supported
+
+    if not supported(engine.model):
+        return lambda points: _decode_points(engine, embedding, points)
+    grid = GridDecoder(engine.model)
+    state = engine.run(lambda: grid.prepare(engine.features(embedding)))
+
+    def decode(points: np.ndarray) -> tuple[Any, Any]:
+        coords = torch.from_numpy(np.ascontiguousarray(points, np.float32)).to(engine.device)
+        low, scores = engine.run(lambda: grid(state, coords, min_score))
+        return low.flatten(0, 1).float().cpu(), scores.reshape(-1).float().cpu()
+
+    return decode
 
 
 def _decode_points(engine: SamEngine, embedding: Embedding, points: np.ndarray) -> tuple[Any, Any]:

@@ -197,3 +197,31 @@ def test_onnx_runtime_gives_the_same_proposals(folders, engines, image) -> None:
     assert np.allclose([p.score for p in got], [p.score for p in expected], atol=1e-4)
     for a, b in zip(got, expected, strict=True):
         assert iou(a.mask, b.mask) > 0.98
+
+
+@pytest.mark.parametrize("name", ["sam2.1-tiny", "sam3-tracker"])
+def test_grid_decoder_matches_the_model_forward(name: str, engines, image) -> None:  # type: ignore[no-untyped-def]
+    from model.sam.everything import _decode_points
+    from model.sam.grid_decoder import GridDecoder, supported
+
+    engine = engines[name]
+    assert supported(engine.model)
+    embedding = engine.embed(image)
+    points = (point_grid(3) * engine.size).astype(np.float32)
+    expected_low, expected_scores = _decode_points(engine, embedding, points)
+    grid = GridDecoder(engine.model)
+    with torch.inference_mode():
+        low, scores = grid(grid.prepare(engine.features(embedding)), torch.from_numpy(points))
+        threshold = float(expected_scores.reshape(-1, 3).max(dim=1).values.median())
+        skipped, _ = grid(grid.prepare(engine.features(embedding)), torch.from_numpy(points), threshold)
+    low = low.flatten(0, 1)
+    scale = float(expected_low.abs().max())
+    assert torch.allclose(scores.reshape(-1), expected_scores, atol=1e-5)
+    assert float((low - expected_low).abs().max()) < 1e-4 * scale
+    # With min_score, clicks with no candidate above it get -inf logits; the others are the same
+    # (to rounding: the clicks are batched differently).
+    passing = (expected_scores.reshape(-1, 3) > threshold).any(dim=1)
+    assert 0 < int(passing.sum()) < len(points)
+    assert torch.isinf(skipped[~passing]).all()
+    unskipped = low.reshape(-1, 3, *low.shape[-2:])[passing]
+    assert float((skipped[passing] - unskipped).abs().max()) < 1e-5 * scale
