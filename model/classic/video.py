@@ -57,6 +57,9 @@ class TrackSettings:
     local_sigma: tuple[float, float] = (2.0, 0.0)  # shape confidence's sigma (least, most; 0: the window)
     local_power: float = 2.0
     local_uncertain: bool = True  # where the flow is unreliable, lower the shape's trust by uncertain_weight
+    motion_weight: float = 6.0  # cost of calling object a cell that moves like the background (0: off)
+    motion_least: float = 1.0  # the object must move this much (cells) against the background for it to count
+    motion_share: float = 0.35  # a cell moves like the background when its residual is below this share of the object's
 
 
 @dataclass
@@ -178,12 +181,12 @@ class ClassicVideoSession:
         track = tracks.get(obj_id)
         if track is None or previous is None:
             return None
-        warped, reliable, learnt = self._follow(track.soft, previous, current)
+        warped, reliable, learnt, background = self._follow(track.soft, previous, current)
         if self.settings.soft_uncertain:
             certainty = np.where(reliable, 1.0, self.settings.uncertain_weight).astype(np.float32)
         else:
             certainty = np.ones(reliable.shape, np.float32)
-        cells = self._refine(warped, certainty, track, current, learnt)
+        cells = self._refine(warped, certainty, track, current, learnt, background)
         moved = warped > 0.5
         if self.settings.growth_posterior > 0:
             grown = cells & ~moved  # what the cut added beyond the warped mask: kept where it looks like the object
@@ -290,7 +293,7 @@ class ClassicVideoSession:
 
     def _follow(
         self, soft: np.ndarray, previous: _Frame, current: _Frame
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The soft mask moved into the current frame by optical flow computed around the object only,
         where that flow is reliable (forward and backward agree; everywhere when not checked), and the
         previous frame's Lab moved the same way (for the local colour models; None when they are off)."""
@@ -299,7 +302,7 @@ class ClassicVideoSession:
         learnt = current.lab.astype(np.float32) if self.settings.local_window > 0 else None
         box = _around(soft > 0.1, self.settings.margin, self.settings.flow_pad)
         if box is None:
-            return warped, reliable, learnt
+            return warped, reliable, learnt, None
         crop = (slice(box[0], box[1]), slice(box[2], box[3]))
         now, before = np.ascontiguousarray(current.gray[crop]), np.ascontiguousarray(previous.gray[crop])
         flow = self._calc(now, before)
@@ -315,7 +318,13 @@ class ClassicVideoSession:
             elif self.settings.uncertain_value is not None:
                 moved[unreliable] = self.settings.uncertain_value
         warped[crop] = moved
-        return warped, reliable, learnt
+        background = None
+        if self.settings.motion_weight > 0:
+            like = _background_motion(flow, moved, reliable[crop], self.settings.motion_least, self.settings.motion_share)
+            if like is not None:
+                background = np.zeros(soft.shape, np.float32)
+                background[crop] = like
+        return warped, reliable, learnt, background
 
     def _calc(self, first: np.ndarray, second: np.ndarray, least: int = 32) -> np.ndarray:
         """DIS flow from `first` to `second`; tiny images are padded to the size DIS needs."""
@@ -348,6 +357,7 @@ class ClassicVideoSession:
         track: _Track,
         frame: _Frame,
         learnt: np.ndarray | None = None,
+        background: np.ndarray | None = None,
     ) -> np.ndarray:
         """Graph cut in a crop around the warped mask: warped prior (weighted by its certainty) +
         colour models (+ the local models learnt on `learnt`, the previous frame warped here) + edges."""
@@ -368,6 +378,8 @@ class ClassicVideoSession:
         if learnt is not None and s.local_window > 0:
             local_fg, local_bg = self._local_costs(learnt[y0:y1, x0:x1], prior, lab, trust, colour_fg)
             cost_fg, cost_bg = cost_fg + s.local_weight * local_fg, cost_bg + s.local_weight * local_bg
+        if background is not None:
+            cost_fg = cost_fg + s.motion_weight * background[y0:y1, x0:x1]
         cells = min_cut(crop, cost_fg.astype(np.float32), cost_bg.astype(np.float32), s.smoothness)
         cells = keep_seeded(cells, prior > s.seed_level)
         out = np.zeros(warped.shape, bool)
@@ -392,6 +404,40 @@ class ClassicVideoSession:
             shape = shape * np.minimum(1.0, trust)
         p = np.clip(shape * prior + (1.0 - shape) * colour, 1e-4, 1.0 - 1e-4)
         return -np.log(p), -np.log(1.0 - p)
+
+
+def _background_motion(
+    flow: np.ndarray, moved: np.ndarray, reliable: np.ndarray, least: float, share: float
+) -> np.ndarray | None:
+    """How much each cell of a crop moves like the background, in [0, 1] (None: not informative).
+
+    The background's motion is a homography fitted (RANSAC) to the reliable flow outside the warped
+    object; a cell's residual is how far its flow lands from it. Where the object itself moves with
+    the background (median residual over its reliable core below `least` cells) motion tells nothing.
+    """
+    height, width = moved.shape
+    outside = reliable & (cv2.dilate((moved > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0)
+    core = reliable & (moved > 0.9)
+    if outside.sum() < 64 or core.sum() < 16:
+        return None
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    points = np.stack([grid_x, grid_y], axis=2)
+    landed = points + flow
+    ys, xs = np.nonzero(outside)
+    step = max(1, len(ys) // 2000)
+    source = points[ys[::step], xs[::step]].reshape(-1, 1, 2)
+    target = landed[ys[::step], xs[::step]].reshape(-1, 1, 2)
+    homography, _ = cv2.findHomography(source, target, cv2.RANSAC, 1.0)
+    if homography is None:
+        return None
+    expected = cv2.perspectiveTransform(points.reshape(-1, 1, 2), homography).reshape(height, width, 2)
+    residual = np.linalg.norm(landed - expected, axis=2)
+    typical = float(np.median(residual[core]))
+    if typical < least:
+        return None
+    like = np.clip(1.0 - residual / (share * typical), 0.0, 1.0)
+    like[~reliable] = 0.0
+    return like.astype(np.float32)
 
 
 def _posteriors(cells: np.ndarray, track: _Track, frame: _Frame) -> np.ndarray:
