@@ -166,7 +166,11 @@ class Run:
 class Proposal:
     """A model-made object waiting for review on one frame of an item: its mask, the model's score in
     [0, 1], the run that made it, the phrase it answers (None for 'everything') and the label it gets
-    when accepted (None: the phrase's label, found or made by name at acceptance, or no label)."""
+    when accepted (None: the phrase's label, found or made by name at acceptance, or no label).
+
+    `group_id` joins the proposals of one instance tracked through a video (one per frame it is on):
+    they are accepted together as one object and rejected together. It is the id of the group's
+    first proposal; None for a proposal that stands alone (an image, or one frame)."""
 
     id: int
     item_id: int
@@ -176,3 +180,4 @@ class Proposal:
     frame: int = 0
     phrase: str | None = None
     label_id: int | None = None
+    group_id: int | None = None

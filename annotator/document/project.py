@@ -574,7 +574,7 @@ class Project(TrackReads):
             "runs": list(self.runs),
             "proposals": {
                 item.id: [
-                    (p.id, p.run_id, p.frame, p.score, p.phrase, p.label_id, p.mask.to_rle()["counts"])
+                    (p.id, p.run_id, p.frame, p.score, p.phrase, p.label_id, p.group_id, p.mask.to_rle()["counts"])
                     for p in self.proposals(item.id)
                 ]
                 for item in self._items

@@ -3,19 +3,22 @@
 A run of a model ("segment everything", or a phrase found on an image) adds proposals, never
 objects: what the user made is never overwritten or deleted. Accepting a proposal turns it into an
 ordinary object (with the phrase's label) and removes the proposal; rejecting one removes it.
+The proposals of one instance tracked through a video form a group (one proposal per frame): the
+group is accepted as one object holding its masks on all those frames, and rejected as a whole.
 Each command is one transaction and one undo step, like every other command.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from annotator.document.changes import RowChange
-from annotator.document.commands import UNSET, AddLabel, AddObject, Apply, CommandError
+from annotator.document.commands import UNSET, AddLabel, AddObject, Apply, CommandError, SetMask
 from annotator.document.mask import Mask
 from annotator.document.model import Object, Proposal, Run
 
@@ -83,12 +86,17 @@ class ProposalIndex:
 @dataclass(frozen=True)
 class Found:
     """One instance a model found, to be proposed: HxW mask, score in [0, 1], the phrase asked
-    (None for 'everything') and the label it should get (None: the phrase's, by name, when accepted)."""
+    (None for 'everything') and the label it should get (None: the phrase's, by name, when accepted).
+
+    Through a video: `frame` is the frame it is on (None: the command's), and `group` a key, local to
+    one AddProposals, shared by the masks of one tracked instance (None: it stands alone)."""
 
     mask: Mask
     score: float
     phrase: str | None = None
     label_id: int | None = None
+    frame: int | None = None
+    group: int | None = None
 
 
 def _now() -> str:
@@ -114,14 +122,17 @@ class AddProposals:
     def description(self) -> str:
         """Undo-menu text."""
         phrases = sorted({f.phrase for f in self.found if f.phrase})
-        if self.source == "everything" or not phrases:
+        through = " through the video" if any(f.group is not None for f in self.found) else ""
+        if self.source == "everything" or not (phrases or through):
             return "Segment everything"
-        return "Find " + ", ".join(f"'{p}'" for p in phrases)
+        return "Find " + (", ".join(f"'{p}'" for p in phrases) or "the exemplars") + through
 
     def _check(self, project: Project) -> None:
         item = project.item(self.item_id)
-        if not 0 <= self.frame < item.frame_count:
-            raise CommandError(f"frame {self.frame} is outside item '{item.name}' ({item.frame_count} frames)")
+        frames = {self.frame} | {f.frame for f in self.found if f.frame is not None}
+        for frame in sorted(frames):
+            if not 0 <= frame < item.frame_count:
+                raise CommandError(f"frame {frame} is outside item '{item.name}' ({item.frame_count} frames)")
         for found in self.found:
             size = found.mask.size
             if item.width and item.height and size != (item.height, item.width):
@@ -150,16 +161,20 @@ class AddProposals:
             run = Run(project.new_id("run"), self.source, self.engine, self.model, self.settings, _now())
             apply(RowChange("run", None, run, -1, len(project.runs)))
         made = []
+        groups: dict[int, int] = {}  # the command's group key -> the group id (its first proposal's id)
         for found in sorted(kept, key=lambda f: -float(f.score)):
+            proposal_id = project.new_id("proposal")
+            group_id = None if found.group is None else groups.setdefault(found.group, proposal_id)
             proposal = Proposal(
-                project.new_id("proposal"),
+                proposal_id,
                 self.item_id,
                 run.id,
                 found.mask,
                 float(found.score),
-                self.frame,
+                self.frame if found.frame is None else found.frame,
                 found.phrase.strip() if found.phrase and found.phrase.strip() else None,
                 found.label_id,
+                group_id,
             )
             apply(RowChange("proposal", None, proposal, -1, len(project.proposals(self.item_id))))
             made.append(proposal)
@@ -206,6 +221,31 @@ def _chosen(
     ]
 
 
+def _units(project: Project, chosen: list[Proposal]) -> list[list[Proposal]]:
+    """The chosen proposals as what is accepted or rejected together: a proposal alone, or every
+    proposal of its group (in frame order), each once, in the order first chosen."""
+    members: dict[int, dict[int, list[Proposal]]] = {}  # item id -> group id -> its proposals
+    units: list[list[Proposal]] = []
+    seen: set[int] = set()
+    for proposal in chosen:
+        if proposal.group_id is None:
+            if proposal.id not in seen:
+                seen.add(proposal.id)
+                units.append([proposal])
+            continue
+        if -proposal.group_id in seen:  # groups are marked by their negated id (ids are positive)
+            continue
+        seen.add(-proposal.group_id)
+        if proposal.item_id not in members:
+            grouped: dict[int, list[Proposal]] = defaultdict(list)
+            for other in project.proposals(proposal.item_id):
+                if other.group_id is not None:
+                    grouped[other.group_id].append(other)
+            members[proposal.item_id] = grouped
+        units.append(sorted(members[proposal.item_id][proposal.group_id], key=lambda p: p.frame))
+    return units
+
+
 def _remove(project: Project, apply: Apply, proposal: Proposal) -> None:
     siblings = project.proposals(proposal.item_id)
     apply(RowChange("proposal", proposal, None, siblings.index(proposal), -1))
@@ -219,7 +259,9 @@ class AcceptProposals:
     scores at least `min_score`. Each object gets `label_id` when given, else the proposal's label,
     else the label named like its phrase (made when there is none); an 'everything' proposal gets
     `fallback_label_id` (the label new objects get; None: no label). Nothing that exists is changed:
-    each accepted proposal becomes a new object, last in the list.
+    each accepted proposal becomes a new object, last in the list. A proposal of a group brings its
+    whole group (whatever the other frames score): one object with a mask on each of the group's
+    frames, marked as the tracker's ('propagated', with the proposal's score).
     """
 
     ids: tuple[int, ...] = ()
@@ -253,18 +295,30 @@ class AcceptProposals:
                 project.label(given)
         chosen = _chosen(project, self.ids, self.item_id, self.frame, self.min_score)
         objects = []
-        for proposal in chosen:
-            label_id = self._label_for(project, apply, proposal)
-            _remove(project, apply, proposal)
-            add = AddObject(proposal.item_id, label_id, mask=proposal.mask, frame=proposal.frame)
-            objects.append(add.run(project, apply))
+        for unit in _units(project, chosen):
+            first = unit[0]
+            label_id = self._label_for(project, apply, first)
+            for proposal in unit:
+                _remove(project, apply, proposal)
+            if first.group_id is None:
+                objects.append(
+                    AddObject(first.item_id, label_id, mask=first.mask, frame=first.frame).run(project, apply)
+                )
+                continue
+            obj = AddObject(first.item_id, label_id).run(project, apply)
+            for proposal in unit:
+                SetMask(obj.id, proposal.frame, proposal.mask, "propagated", score=float(proposal.score)).run(
+                    project, apply
+                )
+            objects.append(obj)
         return objects
 
 
 @dataclass(frozen=True)
 class RejectProposals:
     """Drop proposals, in one undo step: `ids`, or (without ids) every proposal still waiting on
-    `item_id` (on `frame`, when given): "reject the rest". Returns how many were dropped."""
+    `item_id` (on `frame`, when given): "reject the rest". A proposal of a group drops its whole group
+    (on every frame). Returns how many were dropped."""
 
     ids: tuple[int, ...] = ()
     item_id: int | None = None
@@ -278,6 +332,7 @@ class RejectProposals:
     def run(self, project: Project, apply: Apply) -> int:
         """Plan and apply."""
         chosen = _chosen(project, self.ids, self.item_id, self.frame, float("-inf"))
-        for proposal in chosen:
+        dropped = [proposal for unit in _units(project, chosen) for proposal in unit]
+        for proposal in dropped:
             _remove(project, apply, proposal)
-        return len(chosen)
+        return len(dropped)

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".annot"
 APPLICATION_ID = 0x414E4E54  # "ANNT" in the SQLite header: marks the file as ours
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -93,6 +93,12 @@ CREATE TABLE label_items (
 CREATE INDEX label_items_by_item ON label_items (item_id);
 """
 
+# Schema 7: the proposals of one instance tracked through a video share a group id (NULL: alone).
+GROUP_SCHEMA = """
+ALTER TABLE proposals ADD COLUMN group_id INTEGER;
+CREATE INDEX proposals_by_group ON proposals (item_id, group_id);
+"""
+
 # Migrations from version N to N + 1, run in one transaction each after a backup copy is made.
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -121,12 +127,20 @@ def _add_label_items(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _add_proposal_groups(conn: sqlite3.Connection) -> None:
+    """Schema 7: proposals gain a group id (the proposals of one tracked instance)."""
+    for statement in GROUP_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _add_frame_names,
     2: _add_mask_scores,
     3: _add_proposals,
     4: _add_label_items,
     5: add_track_table,  # schema 6: box and point tracks (annotator/document/tracks.py)
+    6: _add_proposal_groups,
 }
 
 _TABLES = {"label": "labels", "item": "items", "object": "objects", "run": "runs", "proposal": "proposals"}
@@ -201,7 +215,8 @@ class ProjectStore:
             raise ProjectError(target, f"folder {target.parent} does not exist")
         try:
             conn = _connect(target)
-            conn.executescript("BEGIN;" + SCHEMA + PROPOSALS_SCHEMA + LABEL_SCHEMA + TRACK_SCHEMA + "COMMIT;")
+            schemas = SCHEMA + PROPOSALS_SCHEMA + LABEL_SCHEMA + TRACK_SCHEMA + GROUP_SCHEMA
+            conn.executescript("BEGIN;" + schemas + "COMMIT;")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("INSERT INTO meta VALUES ('created_by', 'annotator')")
@@ -359,13 +374,15 @@ class ProjectStore:
     def load_proposals(self, item_id: int) -> list[Proposal]:
         """The proposals waiting on one item, in list order (best score first within a run)."""
         rows = self._conn.execute(
-            "SELECT id, run_id, frame, score, phrase, label_id, height, width, rle FROM proposals "
+            "SELECT id, run_id, frame, score, phrase, label_id, height, width, rle, group_id FROM proposals "
             "WHERE item_id = ? ORDER BY position, id",
             (item_id,),
         )
         return [
-            Proposal(i, item_id, run, Mask.from_rle({"size": [h, w], "counts": rle}), score, frame, phrase, label)
-            for i, run, frame, score, phrase, label, h, w, rle in rows
+            Proposal(
+                i, item_id, run, Mask.from_rle({"size": [h, w], "counts": rle}), score, frame, phrase, label, group
+            )
+            for i, run, frame, score, phrase, label, h, w, rle, group in rows
         ]
 
     def item_of_proposal(self, proposal_id: int) -> int | None:
@@ -445,7 +462,7 @@ class ProjectStore:
     def insert_row(self, kind: RowKind, row: Row, siblings: list[int], index: int) -> None:
         """Insert a row that now sits at `index` of its sibling ids `siblings`."""
         values = self._values(kind, row)
-        tail = (_names_to_json(row.frame_names),) if isinstance(row, Item) else ()  # columns after `position`
+        tail = self._tail(row)
         table = _TABLES[kind]
         marks = ", ".join("?" * (len(values) + 1 + len(tail)))
         if index == len(siblings) - 1:
@@ -454,6 +471,15 @@ class ProjectStore:
         else:
             self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, index, *tail))
             self.write_order(kind, siblings)
+
+    @staticmethod
+    def _tail(row: Row) -> tuple:
+        """The values of the columns that later schemas added after `position`."""
+        if isinstance(row, Item):
+            return (_names_to_json(row.frame_names),)
+        if isinstance(row, Proposal):
+            return (row.group_id,)
+        return ()
 
     def _next_position(self, kind: RowKind, row: Row) -> int:
         parent = _PARENT[kind]
