@@ -1,8 +1,10 @@
-"""Find panel: find a phrase, picked labels or exemplar boxes on the image on screen, or segment
-everything, then review the proposals (threshold, accept, reject) with the ReviewController."""
+"""Find panel: find a phrase, picked labels or exemplar boxes on the image on screen (or from the frame
+on screen through the whole video), or segment everything, then review the proposals (threshold,
+accept, reject) with the ReviewController."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 from annotator.document.model import Proposal
 from annotator.views.canvas import Tool
 from annotator.views.review import ReviewController
+from annotator.views.review_video import run_find_video, why_not_video
 
 Index = QModelIndex | QPersistentModelIndex
 ProposalIdRole = Qt.ItemDataRole.UserRole + 1
@@ -40,14 +43,19 @@ class ProposalListModel(QAbstractListModel):
         super().__init__()
         self.review = review
         self._rows: list[Proposal] = []  # the controller's `shown()`, re-read on `shown_changed`
+        self._frames: Counter[int] = Counter()  # group id -> frames its instance spans (proposals of the group)
         review.shown_changed.connect(self.reload)
 
     def reload(self) -> None:
         """Re-read the shown proposals (they, the threshold or the image changed)."""
         rows = self.review.shown()
-        if [p.id for p in rows] != [p.id for p in self._rows]:
+        project, item = self.review.project, self.review.window.session.item
+        frames: Counter[int] = Counter()
+        if project is not None and item is not None and any(p.group_id is not None for p in rows):
+            frames = Counter(p.group_id for p in project.proposals(item.id) if p.group_id is not None)
+        if [p.id for p in rows] != [p.id for p in self._rows] or frames != self._frames:
             self.beginResetModel()
-            self._rows = rows
+            self._rows, self._frames = rows, frames
             self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
@@ -55,12 +63,17 @@ class ProposalListModel(QAbstractListModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """'0.93  dog' (score, then phrase or 'region'), and the proposal id."""
+        """'0.93  dog  (812 px)' (score, phrase or 'region', area; for an instance tracked through the
+        video, '· 42 frames': how many frames it spans), and the proposal id."""
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         proposal = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{proposal.score:.2f}  {proposal.phrase or 'region'}  ({proposal.mask.area} px)"
+            text = f"{proposal.score:.2f}  {proposal.phrase or 'region'}  ({proposal.mask.area} px)"
+            if proposal.group_id is not None:
+                count = self._frames[proposal.group_id]
+                text += f"  · {count} frame{'s' if count != 1 else ''}"
+            return text
         if role == ProposalIdRole:
             return proposal.id
         return None
@@ -93,6 +106,8 @@ class FindPanel(QWidget):
         self.clear_boxes.clicked.connect(review.clear_exemplars)
         self.find_button = QPushButton("Find")
         self.find_button.clicked.connect(self.find)
+        self.video_button = QPushButton("Through the Video")
+        self.video_button.clicked.connect(self.find_through_video)
         self.density = QSpinBox()
         self.density.setRange(4, 64)
         self.density.setValue(32)
@@ -128,6 +143,7 @@ class FindPanel(QWidget):
         review.running_changed.connect(self._running_changed)
         review.progressed.connect(self._progressed)
         review.shown_changed.connect(self._update_counts)
+        review.shown_changed.connect(self.update_offers)  # also after a change of item: a video or not
         self._running_changed(False)
         self.update_offers()
 
@@ -140,7 +156,10 @@ class FindPanel(QWidget):
         for button in (self.positive_box, self.negative_box, self.clear_boxes):
             boxes.addWidget(button)
         form.addRow("Exemplars", boxes)
-        form.addRow(self.find_button)
+        find_row = QHBoxLayout()
+        find_row.addWidget(self.find_button, 1)
+        find_row.addWidget(self.video_button, 1)
+        form.addRow(find_row)
         everything = QHBoxLayout()
         everything.addWidget(QLabel("Grid"))
         everything.addWidget(self.density)
@@ -180,6 +199,11 @@ class FindPanel(QWidget):
         for widget in (self.find_button, self.phrase, self.labels, self.positive_box, self.negative_box):
             widget.setEnabled(idle and not find_reason)
         self.find_button.setToolTip(find_reason or "Find every instance of the phrase, labels or exemplars here")
+        video_reason = why_not_video(self.review)
+        self.video_button.setEnabled(idle and not video_reason)
+        self.video_button.setToolTip(
+            video_reason or "Find them on this frame and track every instance through the whole video, both ways"
+        )
         self.everything_button.setEnabled(idle and not everything_reason)
         self.density.setEnabled(idle and not everything_reason)
         self.everything_button.setToolTip(everything_reason or "Propose every object region of the image")
@@ -212,8 +236,8 @@ class FindPanel(QWidget):
         if not on:
             self.review.window.actions["tool_point"].setChecked(True)
 
-    def find(self) -> None:
-        """Run Find with the phrase, the ticked labels and the exemplar boxes."""
+    def phrases(self) -> list[tuple[str, int | None]]:
+        """(phrase, label id) for the typed phrase (its label when one has that name) and each ticked label."""
         project = self.review.project
         phrases: list[tuple[str, int | None]] = []
         text = self.phrase.text().strip()
@@ -222,7 +246,15 @@ class FindPanel(QWidget):
             phrases.append((text, label.id if label else None))
         if project is not None:
             phrases += [(project.label(i).name, i) for i in self.ticked_labels()]
-        self.review.run_find(phrases, list(self.review.exemplars))
+        return phrases
+
+    def find(self) -> None:
+        """Run Find with the phrase, the ticked labels and the exemplar boxes."""
+        self.review.run_find(self.phrases(), list(self.review.exemplars))
+
+    def find_through_video(self) -> None:
+        """Run Find from the frame on screen through the whole video (groups of proposals)."""
+        run_find_video(self.review, self.phrases(), list(self.review.exemplars))
 
     def everything(self) -> None:
         """Run Everything with the chosen grid density."""

@@ -43,6 +43,7 @@ MESSAGE_MS = 8000
 # queries that match nothing score near 0, so this floor lets through few besides real candidates.
 FIND_MIN_SCORE = 0.1
 Exemplar = tuple[tuple[float, float, float, float], bool]  # xyxy image pixels, positive
+Asked = tuple[Concept, str | None, int | None]  # a concept, its phrase, the label it gives (None: by name)
 
 
 STRIPED = 1  # the best this many proposals shown are hatched; the rest only outlined, so the image shows
@@ -119,6 +120,16 @@ def _found(instances: list[Instance], phrase: str | None, label_id: int | None) 
         score = float(min(1.0, max(0.0, instance.score)))
         found.append(Found(mask, score, phrase, label_id))
     return found
+
+
+def find_settings(concepts: list[Asked], exemplars: list[Exemplar]) -> dict[str, Any]:
+    """What a Find run records of what it was asked (the run's settings)."""
+    return {"phrases": [t for _, t, _ in concepts if t], "exemplars": [[*b, int(p)] for b, p in exemplars]}
+
+
+def what_found(concepts: list[Asked]) -> str:
+    """ "'bus', 'car'" (or "the exemplars") for messages."""
+    return ", ".join(f"'{t}'" for _, t, _ in concepts if t) or "the exemplars"
 
 
 class ReviewController(QObject):
@@ -241,7 +252,9 @@ class ReviewController(QObject):
             return f"finding a phrase or exemplar needs a concept model (SAM 3); {name} has none"
         return f"{name} cannot segment everything; load another engine in the Model panel"
 
-    def _target(self) -> tuple[int, int, Any, np.ndarray] | None:
+    def target(self) -> tuple[int, int, Any, np.ndarray] | None:
+        """(item id, frame, embedding key, image) on screen for a run; None (with a message) when no image is
+        on screen or a run is going on."""
         session = self.window.session
         if self.project is None or session.item is None or session.image is None:
             self.message.emit("open an image first")
@@ -254,7 +267,7 @@ class ReviewController(QObject):
     def run_everything(self, points_per_side: int = 32) -> bool:
         """Segment everything on the image or frame on screen (as proposals); False when it cannot start."""
         reason = self.why_not("everything")
-        target = None if reason else self._target()
+        target = None if reason else self.target()
         if reason:
             self.message.emit(reason)
         if target is None:
@@ -265,12 +278,11 @@ class ReviewController(QObject):
         settings = EverythingSettings(
             points_per_side=points_per_side, concepts=concepts, concept_min_score=FIND_MIN_SCORE
         )
-        bridge, serial = self.window.bridge, self._serial + 1
+        bridge, progress = self.window.bridge, self.progress_of_next_run()
         key, image = target[2], target[3]
 
         def make(engine: Engine, cancel: threading.Event) -> Iterator[Any]:
             embedding = bridge.embedding_for(key, image)
-            progress = lambda done, total: self._engine_progress.emit(serial, done, total)  # noqa: E731
             try:
                 instances = engine.everything(embedding, settings, cancel, progress)  # type: ignore[attr-defined]
             except Cancelled:
@@ -281,7 +293,21 @@ class ReviewController(QObject):
                 found += _found([instance], phrase, labels.get(phrase) if phrase else None)
             yield found
 
-        return self._start(make, target, "everything", json.dumps(asdict(settings)), "segment everything")
+        return self.start_run(make, target, "everything", json.dumps(asdict(settings)), "segment everything")
+
+    def concepts(self, phrases: list[tuple[str, int | None]], exemplars: list[Exemplar]) -> list[Asked] | None:
+        """(concept, phrase, label id) for each phrase, or one for the exemplar boxes alone; None (with
+        a message) when there is neither."""
+        boxes = np.array([box for box, _ in exemplars], np.float32).reshape(-1, 4)
+        signs = np.array([1 if positive else 0 for _, positive in exemplars], np.int32)
+        floor = max(FIND_MIN_SCORE, self.threshold)
+        try:
+            return [(Concept(text, boxes, signs, min_score=floor), text, label) for text, label in phrases] or [
+                (Concept(None, boxes, signs, min_score=floor), None, None)
+            ]
+        except ValueError:
+            self.message.emit("type a phrase, pick a label, or draw an exemplar box first")
+            return None
 
     def run_find(self, phrases: list[tuple[str, int | None]], exemplars: list[Exemplar]) -> bool:
         """Find every instance of each (phrase, label id), or of the exemplar boxes, on the image on screen."""
@@ -289,20 +315,11 @@ class ReviewController(QObject):
         if reason:
             self.message.emit(reason)
             return False
-        boxes = np.array([box for box, _ in exemplars], np.float32).reshape(-1, 4)
-        signs = np.array([1 if positive else 0 for _, positive in exemplars], np.int32)
-        try:
-            floor = max(FIND_MIN_SCORE, self.threshold)
-            concepts = [(Concept(text, boxes, signs, min_score=floor), text, label) for text, label in phrases] or [
-                (Concept(None, boxes, signs, min_score=floor), None, None)
-            ]
-        except ValueError:
-            self.message.emit("type a phrase, pick a label, or draw an exemplar box first")
+        concepts = self.concepts(phrases, exemplars)
+        target = None if concepts is None else self.target()
+        if concepts is None or target is None:
             return False
-        target = self._target()
-        if target is None:
-            return False
-        bridge, serial, key, image = self.window.bridge, self._serial + 1, target[2], target[3]
+        bridge, progress, key, image = self.window.bridge, self.progress_of_next_run(), target[2], target[3]
 
         def make(engine: Engine, cancel: threading.Event) -> Iterator[Any]:
             embedding = bridge.embedding_for(key, image)
@@ -310,15 +327,17 @@ class ReviewController(QObject):
             for done, (concept, text, label_id) in enumerate(concepts):
                 if cancel.is_set():
                     return
-                self._engine_progress.emit(serial, done, len(concepts))
+                progress(done, len(concepts))
                 found += _found(engine.find(embedding, concept), text, label_id)  # type: ignore[attr-defined]
             yield found
 
-        settings = {"phrases": [t for _, t, _ in concepts if t], "exemplars": [[*b, int(p)] for b, p in exemplars]}
-        what = ", ".join(f"'{t}'" for _, t, _ in concepts if t) or "the exemplars"
-        return self._start(make, target, "find", json.dumps(settings), f"find {what}")
+        return self.start_run(
+            make, target, "find", json.dumps(find_settings(concepts, exemplars)), f"find {what_found(concepts)}"
+        )
 
-    def _start(self, make: Any, target: tuple, source: str, settings: str, what: str) -> bool:
+    def start_run(self, make: Any, target: tuple, source: str, settings: str, what: str) -> bool:
+        """Run the job `make` on the engine thread for `target` (from `target()`); what it yields (Found
+        instances) is added as proposals of one run, in one undo step."""
         engine = self.window.bridge.engine
         self._serial += 1
         self._run = {
@@ -337,6 +356,11 @@ class ReviewController(QObject):
         self.progressed.emit(0, 0)
         self.message.emit(f"{what}: running…")
         return True
+
+    def progress_of_next_run(self) -> Any:
+        """A (done, total) callable for the engine thread, reporting the progress of the run started next."""
+        serial = self._serial + 1
+        return lambda done, total: self._engine_progress.emit(serial, done, total)
 
     def cancel(self) -> None:
         """Stop the run going on; nothing is added."""
@@ -363,7 +387,10 @@ class ReviewController(QObject):
         except AnnotatorError as error:
             self.message.emit(str(error))
             return
-        self.message.emit(f"{run['what']}: {len(made)} proposals to review (one undo step)")
+        groups = len({p.group_id for p in made if p.group_id is not None})
+        frames = len({p.frame for p in made})
+        where = f" ({groups} tracked on {frames} frames)" if groups else ""
+        self.message.emit(f"{run['what']}: {len(made)} proposals{where} to review (one undo step)")
 
     def _on_finished(self, job_id: int, cancelled: bool) -> None:
         if job_id != self.job_id:

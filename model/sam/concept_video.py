@@ -55,6 +55,7 @@ class ConceptTracker:
         self.next_id = first_id
         self.found_on: dict[int, int] = {}  # object id -> the frame its detection was added on
         self.labels: dict[int, str | None] = {}
+        self.scores: dict[int, float] = {}  # object id -> the detector's score of the detection that added it
 
     def _detect(self, frame: int, concept: Concept, tracked: dict[int, np.ndarray], min_score: float) -> list[int]:
         """Add the frame's detections that match no tracked mask; returns the new ids (masks put in `tracked`)."""
@@ -70,6 +71,7 @@ class ConceptTracker:
             tracked[obj_id] = self.session.add_prompt(frame, obj_id, Prompt(mask=instance.mask))
             self.found_on[obj_id] = frame
             self.labels[obj_id] = instance.label
+            self.scores[obj_id] = float(instance.score)
             added.append(obj_id)
         if added:
             log.info("concept %r: %d new object(s) on frame %d", concept.text, len(added), frame)

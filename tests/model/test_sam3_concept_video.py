@@ -50,6 +50,7 @@ def test_detections_become_objects_and_late_ones_are_added(engine, monkeypatch: 
     seen = list(tracker.track(0, Concept("thing")))
     assert [frame for frame, _ in seen] == list(range(10))
     assert tracker.found_on == {1: 0, 2: 4} and tracker.labels == {1: "thing", 2: "thing"}
+    assert tracker.scores == {1: 0.9, 2: 0.9}  # the detections' scores
     for frame, masks in seen:
         assert set(masks) == ({1, 2} if frame >= 4 else {1})
         assert all(m.shape == SIZE and m.dtype == bool for m in masks.values())
