@@ -57,6 +57,9 @@ class Project(TrackReads):
         self._next_ids = {k: v + 1 for k, v in (store.max_ids() if store else {}).items()}
         self._memory_only = False
         self._pending: list[Any] = []
+        # Sibling lists into which a row was inserted before the end: their order is written once, after
+        # the transaction's other writes (an undone "reject the rest" re-inserts thousands of proposals).
+        self._orders: dict[tuple[str, int], list[Any]] = {}
         self._unsaved: list[Change] | None = None
         self._group: list[Change] | None = None
         self._group_description = ""
@@ -127,17 +130,17 @@ class Project(TrackReads):
         assert store is not None
         with store.transaction():
             for index, label in enumerate(self._labels):
-                store.insert_row("label", label, [lab.id for lab in self._labels[: index + 1]], index)
+                store.insert_row("label", label, index, last=True)
             for index, run in enumerate(self.runs):
-                store.insert_row("run", run, [r.id for r in self.runs[: index + 1]], index)
+                store.insert_row("run", run, index, last=True)
             for index, item in enumerate(self._items):
-                store.insert_row("item", item, [it.id for it in self._items[: index + 1]], index)
+                store.insert_row("item", item, index, last=True)
                 proposals = self.proposals(item.id)
                 for position, proposal in enumerate(proposals):
-                    store.insert_row("proposal", proposal, [p.id for p in proposals[: position + 1]], position)
+                    store.insert_row("proposal", proposal, position, last=True)
                 objects = self.objects(item.id)
                 for position, obj in enumerate(objects):
-                    store.insert_row("object", obj, [o.id for o in objects[: position + 1]], position)
+                    store.insert_row("object", obj, position, last=True)
                     for frame in self.mask_frames(obj.id):
                         entry = self._mask_entry(obj.id, frame)
                         if entry is not None:
@@ -412,11 +415,11 @@ class Project(TrackReads):
         device gone) does not lose the edit: the project keeps it, and every later one, in memory,
         emits `store_failed`, and `save_as` writes everything to a new file.
         """
-        self._pending = []
+        self._pending, self._orders = [], {}
         try:
             result = body()
         except BaseException:
-            self._pending = []
+            self._pending, self._orders = [], {}
             self._memory_only = True
             try:
                 for change in invert_all(tuple(applied)):
@@ -426,6 +429,7 @@ class Project(TrackReads):
             applied.clear()
             raise
         writes, self._pending = self._pending, []
+        orders, self._orders = self._orders, {}
         if self._unsaved is not None:
             self._unsaved.extend(applied)
         elif self.store is not None and writes:
@@ -433,6 +437,8 @@ class Project(TrackReads):
                 with self.store.transaction():
                     for write in writes:
                         write()
+                    for (kind, _parent), siblings in orders.items():
+                        self.store.write_order(kind, [row.id for row in siblings])  # type: ignore[arg-type]
             except (ProjectError, sqlite3.Error) as error:
                 self._keep_in_memory(applied, error)
         self._trim_cache()
@@ -491,8 +497,10 @@ class Project(TrackReads):
             if isinstance(row, Proposal):
                 self._review.inserted(row)
             if store:
-                ids = [r.id for r in siblings]
-                self._pending.append(lambda: store.insert_row(change.kind, row, ids, index))
+                last = index == len(siblings) - 1
+                self._pending.append(lambda: store.insert_row(change.kind, row, index, last))
+                if not last:
+                    self._orders[(change.kind, parent)] = siblings
             events.rows_inserted.emit(change.kind, parent, index, row)
         elif change.after is None:
             row, index = change.before, self._locate(siblings, change.before, change.before_index)

@@ -246,9 +246,16 @@ def _units(project: Project, chosen: list[Proposal]) -> list[list[Proposal]]:
     return units
 
 
-def _remove(project: Project, apply: Apply, proposal: Proposal) -> None:
-    siblings = project.proposals(proposal.item_id)
-    apply(RowChange("proposal", proposal, None, siblings.index(proposal), -1))
+def _remove(project: Project, apply: Apply, proposals: list[Proposal]) -> None:
+    """Remove proposals, each item's from its last to its first: every index is found once, and stays
+    right while those after it go (a group through a long video has thousands)."""
+    by_item: dict[int, list[Proposal]] = defaultdict(list)
+    for proposal in proposals:
+        by_item[proposal.item_id].append(proposal)
+    for item_id, gone in by_item.items():
+        index = {p.id: i for i, p in enumerate(project.proposals(item_id))}
+        for proposal in sorted(gone, key=lambda p: -index[p.id]):
+            apply(RowChange("proposal", proposal, None, index[proposal.id], -1))
 
 
 @dataclass(frozen=True)
@@ -294,12 +301,12 @@ class AcceptProposals:
             if given is not UNSET and given is not None:
                 project.label(given)
         chosen = _chosen(project, self.ids, self.item_id, self.frame, self.min_score)
+        units = _units(project, chosen)
+        _remove(project, apply, [proposal for unit in units for proposal in unit])
         objects = []
-        for unit in _units(project, chosen):
+        for unit in units:
             first = unit[0]
             label_id = self._label_for(project, apply, first)
-            for proposal in unit:
-                _remove(project, apply, proposal)
             if first.group_id is None:
                 objects.append(
                     AddObject(first.item_id, label_id, mask=first.mask, frame=first.frame).run(project, apply)
@@ -333,6 +340,5 @@ class RejectProposals:
         """Plan and apply."""
         chosen = _chosen(project, self.ids, self.item_id, self.frame, float("-inf"))
         dropped = [proposal for unit in _units(project, chosen) for proposal in unit]
-        for proposal in dropped:
-            _remove(project, apply, proposal)
+        _remove(project, apply, dropped)
         return len(dropped)

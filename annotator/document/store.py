@@ -459,18 +459,15 @@ class ProjectStore:
             int(row.locked),
         )
 
-    def insert_row(self, kind: RowKind, row: Row, siblings: list[int], index: int) -> None:
-        """Insert a row that now sits at `index` of its sibling ids `siblings`."""
+    def insert_row(self, kind: RowKind, row: Row, index: int, last: bool) -> None:
+        """Insert a row that now sits at `index` of its siblings: `last` puts it after them; otherwise it
+        is stored at position `index` and the caller writes the siblings' order (`write_order`) after
+        its inserts, once for a whole batch."""
         values = self._values(kind, row)
         tail = self._tail(row)
-        table = _TABLES[kind]
         marks = ", ".join("?" * (len(values) + 1 + len(tail)))
-        if index == len(siblings) - 1:
-            position = self._next_position(kind, row)
-            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, position, *tail))
-        else:
-            self._conn.execute(f"INSERT INTO {table} VALUES ({marks})", (*values, index, *tail))
-            self.write_order(kind, siblings)
+        position = self._next_position(kind, row) if last else index
+        self._conn.execute(f"INSERT INTO {_TABLES[kind]} VALUES ({marks})", (*values, position, *tail))
 
     @staticmethod
     def _tail(row: Row) -> tuple:

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtGui import QColor, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem
 
@@ -151,6 +151,7 @@ class ReviewController(QObject):
         self.job_id: int | None = None
         self._serial = 0
         self._run: dict[str, Any] = {}
+        self._refresh_due = False
         self.project: Project | None = None
         bridge = window.bridge
         bridge.job_yielded.connect(self._on_yielded)
@@ -173,8 +174,10 @@ class ReviewController(QObject):
 
     def _on_rows(self, kind: str, parent: int, _index: int, _row: Any) -> None:
         item = self.window.session.item
-        if kind == "proposal" and item is not None and parent == item.id:
-            self.refresh()
+        if kind == "proposal" and item is not None and parent == item.id and not self._refresh_due:
+            # Once after the command (or undo) that changed them: a video run changes thousands of rows.
+            self._refresh_due = True
+            QTimer.singleShot(0, self.refresh)
 
     def here(self) -> list[Proposal]:
         """Every proposal waiting on the image (or video frame) on screen, best first."""
@@ -189,6 +192,7 @@ class ReviewController(QObject):
 
     def refresh(self) -> None:
         """Redraw the proposals of the image or frame on screen (after a change of item, frame or threshold)."""
+        self._refresh_due = False
         shown = self.shown()
         if self.highlighted not in {p.id for p in shown}:
             self.highlighted = None

@@ -137,6 +137,8 @@ def test_interpolation_between_keyframes_is_linear_and_respects_outside() -> Non
 def _as_schema_5(path: Path) -> None:
     conn = sqlite3.connect(str(path))
     conn.execute("DROP TABLE track_samples")
+    conn.execute("DROP INDEX proposals_by_group")  # schema 7's
+    conn.execute("ALTER TABLE proposals DROP COLUMN group_id")
     conn.execute("PRAGMA user_version = 5")
     conn.commit()
     conn.close()
@@ -149,7 +151,7 @@ def test_a_schema_5_project_migrates_with_a_backup_and_takes_tracks(tmp_path: Pa
     project.close()
     _as_schema_5(path)
     migrated = Project.open(path)
-    assert migrated.store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6  # type: ignore[union-attr]
+    assert migrated.store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7  # type: ignore[union-attr]
     assert migrated.track(obj_id) == {}
     migrated.execute(SetTrackSample(obj_id, 2, TrackSample.of_box((1, 2, 3, 4))))
     migrated.close()

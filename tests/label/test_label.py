@@ -305,13 +305,15 @@ def test_a_schema_4_project_migrates_and_takes_a_run(tmp_path: Path) -> None:
     conn = sqlite3.connect(str(path))
     conn.execute("DROP TABLE track_samples")
     conn.execute("DROP TABLE label_items")
+    conn.execute("DROP INDEX proposals_by_group")  # schema 7's
+    conn.execute("ALTER TABLE proposals DROP COLUMN group_id")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     summary = label(folder, *EVERYTHING, "--workers", "1")
     assert summary["done"] == 2
     conn = sqlite3.connect(str(path))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     conn.close()
     assert (folder / f"{PROJECT_NAME}.v4.bak").is_file() and len(statuses(path)) == 2
 
