@@ -103,6 +103,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("everything", "Segment &Everything", "Ctrl+Shift+E", "fa5s.th", "Review", "find_panel.everything"),
     ActionSpec("find", "&Find…", "Ctrl+F", "fa5s.search", "Review", "focus_find"),
+    ActionSpec("find_video", "Find Through the &Video", "", "fa5s.film", "Review", "find_panel.find_through_video"),
     ActionSpec(
         "accept_item",
         "&Accept All on This Item",

@@ -170,6 +170,8 @@ def test_through_the_video_is_offered_only_for_a_video_and_a_concept_engine(laun
     user.wait_ready()
     button = user.button("Through the Video", panel)
     assert not button.isEnabled() and "concept model" in button.toolTip()
+    user.choose_menu("Review", "Find Through the Video")  # the menu says why, and does nothing
+    assert "concept model" in user.status() and user.window.project.runs == []
     user.window.close()
     folder = tmp_path / "photos"
     write_images(folder, 1, (120, 160))
@@ -179,3 +181,9 @@ def test_through_the_video_is_offered_only_for_a_video_and_a_concept_engine(laun
     user.wait(lambda: panel.find_button.isEnabled(), timeout=60000)
     button = user.button("Through the Video", panel)
     assert not button.isEnabled() and "needs a video on screen" in button.toolTip()
+    panel.phrase.setFocus()
+    user.type_text("zebra", widget=panel.phrase)
+    user.choose_menu("Review", "Find Through the Video")
+    assert "needs a video on screen" in user.status() and not user.window.review.running
+    project = user.window.project
+    assert project.runs == [] and project.proposals(project.items[0].id) == []
