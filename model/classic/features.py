@@ -46,15 +46,20 @@ def colour_bins(lab: np.ndarray) -> np.ndarray:
     return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
 
 
+def _squared_norm(step: np.ndarray) -> np.ndarray:
+    """|v|^2 of an h x w x 3 array of vectors (np.sum(axis=2) is several times slower)."""
+    return step[..., 0] ** 2 + step[..., 1] ** 2 + step[..., 2] ** 2
+
+
 def edge_weights(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(contrast-sensitive weights exp(-beta |dI|^2) / dist, relative colour distances), both 4xhxw."""
     image = lab.astype(np.float32)
     height, width = image.shape[:2]
     diffs = np.zeros((4, height, width), np.float32)
-    diffs[0, :, :-1] = np.sum((image[:, 1:] - image[:, :-1]) ** 2, axis=2)
-    diffs[1, :-1, :] = np.sum((image[1:, :] - image[:-1, :]) ** 2, axis=2)
-    diffs[2, :-1, :-1] = np.sum((image[1:, 1:] - image[:-1, :-1]) ** 2, axis=2)
-    diffs[3, :-1, 1:] = np.sum((image[1:, :-1] - image[:-1, 1:]) ** 2, axis=2)
+    diffs[0, :, :-1] = _squared_norm(image[:, 1:] - image[:, :-1])
+    diffs[1, :-1, :] = _squared_norm(image[1:, :] - image[:-1, :])
+    diffs[2, :-1, :-1] = _squared_norm(image[1:, 1:] - image[:-1, :-1])
+    diffs[3, :-1, 1:] = _squared_norm(image[1:, :-1] - image[:-1, 1:])
     mean = float(diffs.mean()) or 1.0
     weights = np.exp(-diffs / (2.0 * mean))
     weights[2:] /= np.sqrt(2.0)

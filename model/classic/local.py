@@ -48,7 +48,8 @@ def _window_stats(weight: np.ndarray, lab: np.ndarray, win: int) -> tuple[np.nda
 
 def _log_likelihood(lab: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
     """log N(lab; mean, diag(variance)) per cell, up to a constant."""
-    return -0.5 * np.sum((lab - mean) ** 2 / variance + np.log(variance), axis=2)
+    terms = (lab - mean) ** 2 / variance + np.log(variance)
+    return -0.5 * (terms[..., 0] + terms[..., 1] + terms[..., 2])  # np.sum(axis=2) is several times slower
 
 
 def _posterior(lab: np.ndarray, fg: tuple, bg: tuple) -> np.ndarray:

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -36,9 +36,12 @@ class TrackSettings:
     model_rate: float = 0.0  # how fast the colour models follow the object
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
     flow_finest_scale: int | None = None  # pyramid level the flow stops at (None: the preset's)
+    flow_stride: int | None = None  # cells between DIS patches (None: the preset's)
+    flow_iterations: int | None = None  # DIS gradient descent iterations per patch (None: the preset's)
     flow_pad: int = 24  # cells around the object, besides the margin, where flow is computed
     blur: bool = True  # smooth the mask carried to the next frame
     check_flow: bool = True  # distrust the warp where forward and backward flow disagree
+    check_preset: int | None = None  # DIS preset of the forward flow that checks it (None: flow_preset)
     occluded_prior: float = 0.0  # the warped value given to such cells (when not `soft_uncertain`)
     soft_uncertain: bool = True  # keep the warped value there (or uncertain_value), with the prior's weight lowered
     uncertain_weight: float = 0.3  # the prior's weight where the flow is uncertain
@@ -101,6 +104,12 @@ class ClassicVideoSession:
         self._flow = cv2.DISOpticalFlow_create(self.settings.flow_preset)
         if self.settings.flow_finest_scale is not None:
             self._flow.setFinestScale(self.settings.flow_finest_scale)
+        if self.settings.flow_stride is not None:
+            self._flow.setPatchStride(self.settings.flow_stride)
+        if self.settings.flow_iterations is not None:
+            self._flow.setGradientDescentIterations(self.settings.flow_iterations)
+        check = self.settings.check_preset
+        self._check = self._flow if check is None else cv2.DISOpticalFlow_create(check)
 
     def add_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> np.ndarray:
         """Prompt one object on one frame (a mask alone is taken as is); returns its HxW bool mask."""
@@ -310,7 +319,7 @@ class ClassicVideoSession:
         if learnt is not None:
             learnt[crop] = self._warp(np.ascontiguousarray(previous.lab[crop], dtype=np.float32), flow)
         if self.settings.check_flow:
-            forward = self._calc(before, now)
+            forward = self._calc(before, now, self._check)
             unreliable = self._inconsistent(flow, forward)
             reliable[crop] = ~unreliable
             if not self.settings.soft_uncertain:
@@ -320,20 +329,22 @@ class ClassicVideoSession:
         warped[crop] = moved
         background = None
         if self.settings.motion_weight > 0:
-            like = _background_motion(flow, moved, reliable[crop], self.settings.motion_least, self.settings.motion_share)
+            like = _background_motion(
+                flow, moved, reliable[crop], self.settings.motion_least, self.settings.motion_share
+            )
             if like is not None:
                 background = np.zeros(soft.shape, np.float32)
                 background[crop] = like
         return warped, reliable, learnt, background
 
-    def _calc(self, first: np.ndarray, second: np.ndarray, least: int = 32) -> np.ndarray:
+    def _calc(self, first: np.ndarray, second: np.ndarray, dis: Any = None, least: int = 32) -> np.ndarray:
         """DIS flow from `first` to `second`; tiny images are padded to the size DIS needs."""
         height, width = first.shape
         pad_y, pad_x = max(0, least - height), max(0, least - width)
         if pad_y or pad_x:
             first = cv2.copyMakeBorder(first, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
             second = cv2.copyMakeBorder(second, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
-        return np.ascontiguousarray(self._flow.calc(first, second, None)[:height, :width])
+        return np.ascontiguousarray((dis or self._flow).calc(first, second, None)[:height, :width])
 
     @staticmethod
     def _inconsistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -341,8 +352,9 @@ class ClassicVideoSession:
         height, width = backward.shape[:2]
         grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         landed = cv2.remap(forward, grid_x + backward[..., 0], grid_y + backward[..., 1], cv2.INTER_LINEAR)
-        error = np.linalg.norm(backward + landed, axis=2)
-        return error > 1.0 + 0.2 * np.linalg.norm(backward, axis=2)
+        round_trip = backward + landed
+        error = cv2.magnitude(round_trip[..., 0], round_trip[..., 1])
+        return error > 1.0 + 0.2 * cv2.magnitude(backward[..., 0], backward[..., 1])
 
     def _warp(self, soft: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """Pull the previous soft mask (or any h x w [x c] array) into the current frame along the backward flow."""
@@ -431,7 +443,8 @@ def _background_motion(
     if homography is None:
         return None
     expected = cv2.perspectiveTransform(points.reshape(-1, 1, 2), homography).reshape(height, width, 2)
-    residual = np.linalg.norm(landed - expected, axis=2)
+    off = np.ascontiguousarray(landed - expected, dtype=np.float32)
+    residual = cv2.magnitude(off[..., 0], off[..., 1])
     typical = float(np.median(residual[core]))
     if typical < least:
         return None

@@ -44,6 +44,6 @@ def test_an_object_moving_with_the_background_gives_no_motion_cue() -> None:
 
 
 def test_too_little_background_or_object_gives_no_motion_cue() -> None:
-    flow, moved, reliable = scene((-3.0, 1.5))
+    flow, _moved, reliable = scene((-3.0, 1.5))
     assert _background_motion(flow, np.ones(SHAPE, np.float32), reliable, 1.0, 0.35) is None  # all object
     assert _background_motion(flow, np.zeros(SHAPE, np.float32), reliable, 1.0, 0.35) is None  # no object
