@@ -168,6 +168,7 @@ def test_through_the_video_is_offered_only_for_a_video_and_a_concept_engine(laun
     user = launch(clip)  # the classic engine: no concepts
     panel = user.window.find_panel
     user.wait_ready()
+    user.wait(lambda: "ready" in user.status())  # the load's own message is out: it cannot cover the next
     button = user.button("Through the Video", panel)
     assert not button.isEnabled() and "concept model" in button.toolTip()
     user.choose_menu("Review", "Find Through the Video")  # the menu says why, and does nothing
@@ -179,6 +180,7 @@ def test_through_the_video_is_offered_only_for_a_video_and_a_concept_engine(laun
     panel = user.window.find_panel
     user.wait_ready()
     user.wait(lambda: panel.find_button.isEnabled(), timeout=60000)
+    user.wait(lambda: "ready" in user.status())
     button = user.button("Through the Video", panel)
     assert not button.isEnabled() and "needs a video on screen" in button.toolTip()
     panel.phrase.setFocus()
