@@ -38,12 +38,15 @@ def colour_costs(bins: np.ndarray, fg_model: np.ndarray, bg_model: np.ndarray) -
 
 def min_cut(grid: Grid, cost_fg: np.ndarray, cost_bg: np.ndarray, smoothness: float) -> np.ndarray:
     """Minimise sum(unary) + smoothness * sum(contrast weights over label changes); True = foreground."""
-    graph = maxflow.Graph[float]()
+    cells = grid.size[0] * grid.size[1]
+    graph = maxflow.Graph[float](cells, 4 * cells)  # room for every edge up front: no reallocation
     nodes = graph.add_grid_nodes(grid.size)
     for weights, structure in zip(grid.weights, _STRUCTURES, strict=True):
-        graph.add_grid_edges(nodes, weights=smoothness * weights, structure=structure, symmetric=True)
+        # Doubles, as the graph stores them: PyMaxflow converts anything else cell by cell, slowly.
+        capacities = np.multiply(weights, smoothness, dtype=np.float64)
+        graph.add_grid_edges(nodes, weights=capacities, structure=structure, symmetric=True)
     # A node on the sink side pays its source capacity: sink side = background here.
-    graph.add_grid_tedges(nodes, cost_bg, cost_fg)
+    graph.add_grid_tedges(nodes, cost_bg.astype(np.float64), cost_fg.astype(np.float64))
     graph.maxflow()
     return ~graph.get_grid_segments(nodes)
 
