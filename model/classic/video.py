@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,15 +102,20 @@ class ClassicVideoSession:
         # obj_id -> frame -> (fg, bg) colour models of each keyframe: the object's appearance memory
         self._appearance: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
         self.scores: dict[int, float] = {}  # confidence per object on the frame yielded last
-        self._flow = cv2.DISOpticalFlow_create(self.settings.flow_preset)
-        if self.settings.flow_finest_scale is not None:
-            self._flow.setFinestScale(self.settings.flow_finest_scale)
-        if self.settings.flow_stride is not None:
-            self._flow.setPatchStride(self.settings.flow_stride)
-        if self.settings.flow_iterations is not None:
-            self._flow.setGradientDescentIterations(self.settings.flow_iterations)
+        self._flow = self._dis(self.settings.flow_preset)
+        # The forward flow that checks the backward one runs beside it, on the other core: its own DIS.
         check = self.settings.check_preset
-        self._check = self._flow if check is None else cv2.DISOpticalFlow_create(check)
+        self._check = self._dis(self.settings.flow_preset if check is None else check)
+
+    def _dis(self, preset: int) -> Any:
+        dis = cv2.DISOpticalFlow_create(preset)
+        if self.settings.flow_finest_scale is not None:
+            dis.setFinestScale(self.settings.flow_finest_scale)
+        if self.settings.flow_stride is not None:
+            dis.setPatchStride(self.settings.flow_stride)
+        if self.settings.flow_iterations is not None:
+            dis.setGradientDescentIterations(self.settings.flow_iterations)
+        return dis
 
     def add_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> np.ndarray:
         """Prompt one object on one frame (a mask alone is taken as is); returns its HxW bool mask."""
@@ -314,12 +320,15 @@ class ClassicVideoSession:
             return warped, reliable, learnt, None
         crop = (slice(box[0], box[1]), slice(box[2], box[3]))
         now, before = np.ascontiguousarray(current.gray[crop]), np.ascontiguousarray(previous.gray[crop])
-        flow = self._calc(now, before)
-        moved = self._warp(np.ascontiguousarray(soft[crop]), flow)
-        if learnt is not None:
-            learnt[crop] = self._warp(np.ascontiguousarray(previous.lab[crop], dtype=np.float32), flow)
-        if self.settings.check_flow:
-            forward = self._calc(before, now, self._check)
+        checking = _FLOW_POOL.submit(self._calc, before, now, self._check) if self.settings.check_flow else None
+        try:
+            flow = self._calc(now, before)
+            moved = self._warp(np.ascontiguousarray(soft[crop]), flow)
+            if learnt is not None:
+                learnt[crop] = self._warp(np.ascontiguousarray(previous.lab[crop], dtype=np.float32), flow)
+        finally:
+            forward = None if checking is None else checking.result()  # never leave it running
+        if forward is not None:
             unreliable = self._inconsistent(flow, forward)
             reliable[crop] = ~unreliable
             if not self.settings.soft_uncertain:
@@ -344,7 +353,7 @@ class ClassicVideoSession:
         if pad_y or pad_x:
             first = cv2.copyMakeBorder(first, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
             second = cv2.copyMakeBorder(second, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
-        return np.ascontiguousarray((dis or self._flow).calc(first, second, None)[:height, :width])
+        return np.ascontiguousarray((dis or self._flow).calc(first, second, None)[:height, :width])  # releases the GIL
 
     @staticmethod
     def _inconsistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -418,6 +427,10 @@ class ClassicVideoSession:
         return -np.log(p), -np.log(1.0 - p)
 
 
+# One worker for the check flows of every session: DIS spends most of a frame on one core.
+_FLOW_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classic-flow")
+
+
 def _background_motion(
     flow: np.ndarray, moved: np.ndarray, reliable: np.ndarray, least: float, share: float
 ) -> np.ndarray | None:
@@ -483,10 +496,10 @@ def _confidence(cells: np.ndarray, moved: np.ndarray, reliable: np.ndarray) -> f
 
 def _around(present: np.ndarray, margin: float, pad: int, least: int = 32) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) of the box around `present` cells, grown by `margin` of its size + `pad`, >= `least`."""
-    if not present.any():
+    x0, y0, box_width, box_height = cv2.boundingRect(np.ascontiguousarray(present).view(np.uint8))  # non-zero cells
+    if box_width == 0:
         return None
-    ys, xs = np.nonzero(present)
-    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    y1, x1 = y0 + box_height, x0 + box_width
     grow = int(margin * max(y1 - y0, x1 - x0)) + pad
     extra_y = max(0, least - (y1 - y0) - 2 * grow) // 2 + 1
     extra_x = max(0, least - (x1 - x0) - 2 * grow) // 2 + 1
