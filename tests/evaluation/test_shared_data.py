@@ -21,13 +21,10 @@ def test_click_targets(shared_data: Path) -> None:
     assert report.mean("iou5") >= 0.85
 
 
-# The two sequences the classic tracker was developed on; on all ten shared ones it gives 0.515,
-# and issue 15 (a tracker that generalises) moves this assertion to the whole folder.
-DEVELOPMENT_SEQUENCES = ("blackswan", "dog")
-
-
 def test_video_target(shared_data: Path) -> None:
-    videos = [video for video in list_videos(shared_data) if video.name in DEVELOPMENT_SEQUENCES]
-    assert len(videos) == len(DEVELOPMENT_SEQUENCES)
+    """Issue 15's quality target on every shared sequence (there were 10 when it was set)."""
+    videos = list_videos(shared_data)
+    assert len(videos) >= 10
     report = evaluate_video(registry.create("classic"), videos)
-    assert report.mean("jf") >= 0.70
+    assert report.mean("jf") >= 0.65
+    assert min(score.jf for score in report.sequences) >= 0.40, [(s.name, round(s.jf, 3)) for s in report.sequences]
