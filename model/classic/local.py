@@ -33,8 +33,11 @@ class LocalModel:
     supported: np.ndarray
 
 
-def _window_stats(weight: np.ndarray, lab: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weight sum, mean Lab, Lab variance) of the weighted cells in each cell's win x win window."""
+def _window_stats(
+    weight: np.ndarray, lab: np.ndarray, win: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(weight sum, mean Lab, 1 / Lab variance, log det of the variance) of the weighted cells in
+    each cell's win x win window."""
     size = (win, win)
     total = cv2.boxFilter(weight, -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
     weighted = lab * weight[..., None]
@@ -43,17 +46,20 @@ def _window_stats(weight: np.ndarray, lab: np.ndarray, win: int) -> tuple[np.nda
     safe = np.maximum(total, 1e-6)[..., None]
     mean = first / safe
     variance = np.maximum(second / safe - mean * mean, 0.0) + _VAR_FLOOR
-    return total, mean, variance
+    log_det = np.log(variance[..., 0] * variance[..., 1] * variance[..., 2])
+    return total, mean, 1.0 / variance, log_det
 
 
-def _log_likelihood(lab: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+def _log_likelihood(lab: np.ndarray, model: tuple) -> np.ndarray:
     """log N(lab; mean, diag(variance)) per cell, up to a constant."""
-    terms = (lab - mean) ** 2 / variance + np.log(variance)
-    return -0.5 * (terms[..., 0] + terms[..., 1] + terms[..., 2])  # np.sum(axis=2) is several times slower
+    _, mean, inverse, log_det = model
+    off = lab - mean
+    terms = off * off * inverse
+    return -0.5 * (terms[..., 0] + terms[..., 1] + terms[..., 2] + log_det)  # np.sum(axis=2) is slower
 
 
 def _posterior(lab: np.ndarray, fg: tuple, bg: tuple) -> np.ndarray:
-    log_odds = _log_likelihood(lab, fg[1], fg[2]) - _log_likelihood(lab, bg[1], bg[2])
+    log_odds = _log_likelihood(lab, fg) - _log_likelihood(lab, bg)
     return (1.0 / (1.0 + np.exp(-np.clip(log_odds, -30.0, 30.0)))).astype(np.float32)
 
 
