@@ -427,7 +427,7 @@ class ReviewController(QObject):
         label_id = self.window.session.label_id  # what new objects get: also what 'everything' ones get
         objects = self._execute(AcceptProposals(tuple(ids), fallback_label_id=label_id))
         if objects:
-            self.message.emit(f"accepted {len(objects)} proposal{'s' if len(objects) != 1 else ''} as objects")
+            self.message.emit(_accepted(self.window.project, objects))
 
     def reject(self, ids: list[int]) -> None:
         """Reject these proposals (one undo step)."""
@@ -500,3 +500,10 @@ class ReviewController(QObject):
         counts = self.project.proposal_counts()
         here = counts.get(session.item.id, 0) if session.item is not None else 0
         return f"to review: {here} here · {sum(counts.values())} in all"
+
+
+def _accepted(project: Project, objects: list[Any]) -> str:
+    """What an accept made, for the status bar: objects, and the frames they span when tracked."""
+    frames = sum(len(project.mask_frames(obj.id)) for obj in objects)
+    made = f"accepted: {len(objects)} new object{'s' if len(objects) != 1 else ''}"
+    return made + (f" with masks on {frames} frames" if frames > len(objects) else "")

@@ -118,6 +118,7 @@ def test_find_through_the_video_then_accept_one_instance_as_one_object(launch, t
     [obj] = project.objects(item.id)
     accepted = [p for p in waiting if p.group_id == there[0].group_id]
     assert "[zebra]" in user.object_rows()[0]
+    assert f"1 new object with masks on {len(accepted)} frames" in user.status()
     assert project.mask_frames(obj.id) == sorted(p.frame for p in accepted) and len(accepted) > 1
     for proposal in accepted:
         record = project.mask_record(obj.id, proposal.frame)
