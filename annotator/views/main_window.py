@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.bridge = bridge or EngineBridge()
         self.canvas = CanvasView()
         self.banner = MessageBanner()
+        self._release_lasting: Any = None  # ends the claim of the status bar's lasting message (show_lasting)
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -220,7 +221,8 @@ class MainWindow(QMainWindow):
         self.propagation.finished.connect(self._propagation_finished)
         self.propagation.progressed.connect(lambda *_: self.session.set_job_running(self.propagation.running))
         self.propagation.message.connect(self.banner.show_message)
-        self.review.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        # Answers to what the person did: a routine "image ready" arriving just after must not wipe them.
+        self.review.message.connect(lambda text: self.show_lasting(text, 8000))
         self.review.shown_changed.connect(lambda: self.review_status.setText(self.review.counts_text()))
         self.bridge.engine_ready.connect(lambda *_: self.find_panel.update_offers())
 
@@ -423,7 +425,10 @@ class MainWindow(QMainWindow):
 
     def show_lasting(self, text: str, ms: int = 15000) -> None:
         """Show `text` in the status bar, and again after the session's next routine message within
-        3 s (the "image ready" of a reload would otherwise replace it within milliseconds)."""
+        3 s (the "image ready" of a reload would otherwise replace it within milliseconds). A newer
+        lasting message ends the older one's claim."""
+        if self._release_lasting is not None:
+            self._release_lasting()
         bar = self.statusBar()
         bar.showMessage(text, ms)
         connected = [True]
@@ -435,9 +440,14 @@ class MainWindow(QMainWindow):
 
         def again(_routine: str) -> None:
             release()
-            QTimer.singleShot(0, bar, lambda: bar.showMessage(text, ms))
+            QTimer.singleShot(0, bar, show_again)
+
+        def show_again() -> None:
+            if self._release_lasting is release:  # no newer lasting message meanwhile
+                bar.showMessage(text, ms)
 
         self.session.message.connect(again)
+        self._release_lasting = release
         QTimer.singleShot(3000, self, release)
 
     def choose_label_set(self) -> None:
