@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -359,7 +360,7 @@ class ClassicVideoSession:
     def _inconsistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
         """Cells whose backward flow is not undone by the forward flow where it lands (disocclusions)."""
         height, width = backward.shape[:2]
-        grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        grid_x, grid_y = _cell_grid(height, width)
         landed = cv2.remap(forward, grid_x + backward[..., 0], grid_y + backward[..., 1], cv2.INTER_LINEAR)
         round_trip = backward + landed
         error = cv2.magnitude(round_trip[..., 0], round_trip[..., 1])
@@ -368,7 +369,7 @@ class ClassicVideoSession:
     def _warp(self, soft: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """Pull the previous soft mask (or any h x w [x c] array) into the current frame along the backward flow."""
         height, width = soft.shape[:2]
-        grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        grid_x, grid_y = _cell_grid(height, width)
         return cv2.remap(soft, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
 
     def _refine(
@@ -427,6 +428,15 @@ class ClassicVideoSession:
         return -np.log(p), -np.log(1.0 - p)
 
 
+@lru_cache(maxsize=2)
+def _cell_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) coordinates of every cell of a height x width crop, read-only: the warps, the flow check
+    and the background motion of one frame all work on the same crop, so it is built once per frame."""
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x.flags.writeable = grid_y.flags.writeable = False
+    return grid_x, grid_y
+
+
 # One worker for the check flows of every session: DIS spends most of a frame on one core.
 _FLOW_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classic-flow")
 
@@ -445,7 +455,7 @@ def _background_motion(
     core = reliable & (moved > 0.9)
     if outside.sum() < 64 or core.sum() < 16:
         return None
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x, grid_y = _cell_grid(height, width)
     points = np.stack([grid_x, grid_y], axis=2)
     landed = points + flow
     ys, xs = np.nonzero(outside)
