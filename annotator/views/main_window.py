@@ -6,6 +6,7 @@ import functools
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,9 @@ class MainWindow(QMainWindow):
         self.bridge = bridge or EngineBridge()
         self.canvas = CanvasView()
         self.banner = MessageBanner()
-        self._release_lasting: Any = None  # ends the claim of the status bar's lasting message (show_lasting)
+        self._release_lasting: Callable[[], None] | None = (
+            None  # ends the claim of the status bar's lasting message (show_lasting)
+        )
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)

@@ -313,16 +313,24 @@ class ReviewController(QObject):
             self.message.emit("type a phrase, pick a label, or draw an exemplar box first")
             return None
 
-    def run_find(self, phrases: list[tuple[str, int | None]], exemplars: list[Exemplar]) -> bool:
-        """Find every instance of each (phrase, label id), or of the exemplar boxes, on the image on screen."""
-        reason = self.why_not("find")
+    def find_inputs(
+        self, reason: str, phrases: list[tuple[str, int | None]], exemplars: list[Exemplar]
+    ) -> tuple[list[Asked], tuple[int, int, Any, np.ndarray]] | None:
+        """(the concepts asked, the target on screen) for a Find run; None (with a message) when
+        `reason` says why it cannot run, nothing is asked, or there is no target."""
         if reason:
             self.message.emit(reason)
-            return False
+            return None
         concepts = self.concepts(phrases, exemplars)
         target = None if concepts is None else self.target()
-        if concepts is None or target is None:
+        return None if concepts is None or target is None else (concepts, target)
+
+    def run_find(self, phrases: list[tuple[str, int | None]], exemplars: list[Exemplar]) -> bool:
+        """Find every instance of each (phrase, label id), or of the exemplar boxes, on the image on screen."""
+        inputs = self.find_inputs(self.why_not("find"), phrases, exemplars)
+        if inputs is None:
             return False
+        concepts, target = inputs
         bridge, progress, key, image = self.window.bridge, self.progress_of_next_run(), target[2], target[3]
 
         def make(engine: Engine, cancel: threading.Event) -> Iterator[Any]:

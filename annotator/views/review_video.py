@@ -46,14 +46,10 @@ def why_not_video(review: ReviewController) -> str:
 def run_find_video(review: ReviewController, phrases: list[tuple[str, int | None]], exemplars: list[Exemplar]) -> bool:
     """Track every instance of each (phrase, label id), or of the exemplar boxes, from the frame on
     screen through the whole video, as groups of proposals; False (with a message) when it cannot start."""
-    reason = why_not_video(review)
-    if reason:
-        review.message.emit(reason)
+    inputs = review.find_inputs(why_not_video(review), phrases, exemplars)
+    if inputs is None:
         return False
-    concepts = review.concepts(phrases, exemplars)
-    target = None if concepts is None else review.target()
-    if concepts is None or target is None:
-        return False
+    concepts, target = inputs
     session = review.window.session
     assert session.frames is not None  # checked by why_not_video
     path, start = session.frames.path, target[1]
